@@ -1,0 +1,653 @@
+//! Alert definitions (the JSON users write) and their compiled form.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::AlertError;
+use crate::event::{Event, Outcome, lookup_all};
+use crate::glob::{Glob, GlobList};
+use crate::pattern::FilterPattern;
+
+/// How risky an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Worth a look.
+    Low,
+    /// Review soon.
+    Medium,
+    /// Act today.
+    High,
+    /// Act now.
+    Critical,
+}
+
+impl Risk {
+    /// `low`, `medium`, `high` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Risk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which outcomes an alert fires on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFilter {
+    /// Any outcome (the default).
+    #[default]
+    All,
+    /// Calls without an error.
+    Success,
+    /// Calls that failed for any reason (including authorization).
+    Failure,
+    /// Calls denied for lack of permission.
+    Unauthorized,
+}
+
+impl ResponseFilter {
+    fn accepts(self, o: Outcome) -> bool {
+        match self {
+            Self::All => true,
+            Self::Success => o == Outcome::Success,
+            Self::Failure => o != Outcome::Success,
+            Self::Unauthorized => o == Outcome::Unauthorized,
+        }
+    }
+}
+
+/// A condition on a value inside `requestParameters` or `responseElements`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldCondition {
+    /// Dotted path, e.g. `ipPermissions.items.ipRanges.items.cidrIp`. A segment applied to an
+    /// array applies to every element.
+    pub path: String,
+    /// `true` (the default): the path must be present and non-null; `false`: it must not be.
+    #[serde(default = "yes")]
+    pub present: bool,
+    /// Optional glob the value must match (numbers and booleans as their JSON text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Source IP filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceIpFilter {
+    /// The call must come from one of these CIDRs (non-IP sources never match).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// The call must not come from any of these CIDRs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Drop calls made by AWS itself (service host names, `AWS Internal`, and AWS's published
+    /// ranges when loaded with [`crate::EngineBuilder::aws_ip_ranges`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclude_aws: bool,
+}
+
+/// Fire only on the `count`-th matching event within `window_seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdDef {
+    /// How many matching events fire the alert (at least 1).
+    pub count: u32,
+    /// The window, by event time, in seconds (at least 1).
+    pub window_seconds: u64,
+    /// Count separately per key: `user`, `region`, `source_ip`, `account`, `event`, `service`,
+    /// or a dotted event path such as `requestParameters.bucketName`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+}
+
+/// A path/value pair in an ignore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathValue {
+    /// Dotted path inside `requestParameters` / `responseElements`.
+    pub path: String,
+    /// Glob the value must match (`*` for "present").
+    #[serde(default = "star")]
+    pub value: String,
+}
+
+fn star() -> String {
+    "*".to_owned()
+}
+
+/// An ignore: silences results whose event matches every field it sets.
+///
+/// ```
+/// let ig: trailalerts::IgnoreDef = serde_json::from_str(
+///     r#"{"id":"ci-bot","user":"ci-bot*","note":"deploy pipeline"}"#).unwrap();
+/// assert_eq!(ig.user.as_deref(), Some("ci-bot*"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreDef {
+    /// Stable id.
+    pub id: String,
+    /// The alert it belongs to; `None` for a global ignore. Filled in by storage when an ignore
+    /// is kept outside its alert's definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_id: Option<String>,
+    /// Region glob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Service (eventSource) glob; `iam` means `iam.amazonaws.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Event name glob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// User glob, matched against every user name of the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// A request parameter that must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_parameter: Option<PathValue>,
+    /// A response element that must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_element: Option<PathValue>,
+    /// Why it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Who created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// When it was created (RFC 3339, set by the caller: the core never reads a clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// An alert definition, as written in JSON. See `docs/alert-reference.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertDef {
+    /// Stable id (letters, digits, `-`, `_`, `.`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Risk level.
+    pub risk: Risk,
+    /// What it watches and what it deliberately skips.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// On/off switch (default on).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Region globs (`awsRegion`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Service globs (`eventSource`); a name without a dot gets `.amazonaws.com`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// Event name globs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// User globs, matched against every user name of the event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// Which outcomes fire.
+    #[serde(default, skip_serializing_if = "is_default_response")]
+    pub response: ResponseFilter,
+    /// Resource identifier globs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// Conditions on `requestParameters`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_parameters: Vec<FieldCondition>,
+    /// Conditions on `responseElements`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_elements: Vec<FieldCondition>,
+    /// Source IP filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ips: Option<SourceIpFilter>,
+    /// CloudWatch Logs JSON filter pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Threshold to fire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<ThresholdDef>,
+    /// Keep results (default on). Off still notifies.
+    #[serde(default = "yes")]
+    pub save_results: bool,
+    /// Notification channels (validated by the notifier adapters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Value>,
+    /// Ignores of this alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignores: Vec<IgnoreDef>,
+    /// References: CIS controls, MITRE ATT&CK techniques, documentation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// The alert this one was copied from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
+}
+
+fn is_default_response(r: &ResponseFilter) -> bool {
+    *r == ResponseFilter::All
+}
+
+/// The fields a definition may have, for "unknown field" errors and `copy_of` merging.
+const FIELDS: &[&str] = &[
+    "id", "name", "risk", "description", "enabled", "regions", "services", "events", "users", "response",
+    "resources", "request_parameters", "response_elements", "source_ips", "pattern", "threshold",
+    "save_results", "notifications", "ignores", "references", "copy_of",
+];
+
+impl AlertDef {
+    /// Reads one definition from JSON. `copy_of` is resolved against `known` (built-ins and
+    /// previously loaded alerts): the copy keeps every field of the original and overrides
+    /// those it sets; without an `id` it becomes `<original>-copy`.
+    ///
+    /// ```
+    /// use trailalerts::AlertDef;
+    /// let v = serde_json::json!({"id": "a", "name": "A", "risk": "low", "events": ["CreateUser"]});
+    /// let a = AlertDef::from_value(v, &[]).unwrap();
+    /// let copy = AlertDef::from_value(serde_json::json!({"copy_of": "a", "risk": "high"}), &[a]).unwrap();
+    /// assert_eq!((copy.id.as_str(), copy.risk.as_str(), copy.events.len()), ("a-copy", "high", 1));
+    /// ```
+    pub fn from_value(v: Value, known: &[AlertDef]) -> Result<Self, AlertError> {
+        let Value::Object(mut obj) = v else {
+            return Err(AlertError::new("<unknown>", "", "an alert definition must be a JSON object"));
+        };
+        let id_hint = obj.get("id").and_then(Value::as_str).unwrap_or("<unknown>").to_owned();
+        for k in obj.keys() {
+            if !FIELDS.contains(&k.as_str()) {
+                let close = FIELDS.iter().find(|f| f.eq_ignore_ascii_case(k) || f.replace('_', "") == k.to_lowercase());
+                let hint = close.map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                return Err(AlertError::new(id_hint, k.clone(), format!("unknown field{hint}")));
+            }
+        }
+        if let Some(src) = obj.get("copy_of").cloned() {
+            let Some(src) = src.as_str() else {
+                return Err(AlertError::new(id_hint, "copy_of", "must be the id of an alert"));
+            };
+            let Some(orig) = known.iter().rev().find(|a| a.id == src) else {
+                return Err(AlertError::new(id_hint, "copy_of", format!("no alert with id `{src}` to copy")));
+            };
+            let Ok(Value::Object(mut base)) = serde_json::to_value(orig) else {
+                return Err(AlertError::new(id_hint, "copy_of", "could not copy"));
+            };
+            if !obj.contains_key("id") {
+                base.insert("id".into(), Value::String(format!("{}-copy", orig.id)));
+            }
+            if !obj.contains_key("name") {
+                base.insert("name".into(), Value::String(format!("{} (copy)", orig.name)));
+            }
+            base.remove("copy_of");
+            for (k, v) in std::mem::take(&mut obj) {
+                base.insert(k, v);
+            }
+            obj = base;
+        }
+        let id_hint = obj.get("id").and_then(Value::as_str).unwrap_or("<unknown>").to_owned();
+        for required in ["id", "name", "risk"] {
+            if !obj.contains_key(required) {
+                return Err(AlertError::new(id_hint, required, "missing (every alert needs `id`, `name` and `risk`)"));
+            }
+        }
+        let def: AlertDef = serde_path_to_error::deserialize(Value::Object(obj)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            AlertError::new(id_hint.clone(), if path == "." { String::new() } else { path }, inner)
+        })?;
+        Ok(def)
+    }
+
+    /// Parses a JSON document holding one definition or an array of them.
+    pub fn parse_many(text: &str, known: &[AlertDef]) -> Result<Vec<AlertDef>, AlertError> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| AlertError::new("<unknown>", "", format!("not valid JSON: {e}")))?;
+        let items = match v {
+            Value::Array(a) => a,
+            other => vec![other],
+        };
+        let mut all: Vec<AlertDef> = known.to_vec();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let def = AlertDef::from_value(item, &all)?;
+            all.push(def.clone());
+            out.push(def);
+        }
+        Ok(out)
+    }
+}
+
+/// A compiled ignore.
+#[derive(Debug, Clone)]
+pub(crate) struct Ignore {
+    pub(crate) def: IgnoreDef,
+    region: Option<Glob>,
+    service: Option<Glob>,
+    event: Option<Glob>,
+    user: Option<Glob>,
+    request: Option<(Vec<String>, Glob)>,
+    response: Option<(Vec<String>, Glob)>,
+}
+
+fn service_glob(s: &str) -> String {
+    if s.contains('.') { s.to_owned() } else { format!("{s}.amazonaws.com") }
+}
+
+fn split_path(p: &str) -> Vec<String> {
+    p.trim_start_matches("$.").split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn scalar_texts<'v>(vals: &[&'v Value]) -> impl Iterator<Item = std::borrow::Cow<'v, str>> {
+    vals.iter().filter_map(|v| match v {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(std::borrow::Cow::Owned(b.to_string())),
+        _ => None,
+    })
+}
+
+fn path_matches(root: Option<&Value>, path: &[String], glob: &Glob) -> bool {
+    let Some(root) = root else { return false };
+    let mut found = Vec::new();
+    let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+    lookup_all(root, &segs, &mut found);
+    scalar_texts(&found).any(|t| glob.is_match(&t))
+}
+
+impl Ignore {
+    pub(crate) fn compile(def: &IgnoreDef, owner: &str) -> Result<Self, AlertError> {
+        let field = |name: &str| format!("ignores[{}].{name}", def.id);
+        let g = |name: &str, v: &Option<String>, svc: bool| -> Result<Option<Glob>, AlertError> {
+            v.as_ref()
+                .map(|p| Glob::new(&if svc { service_glob(p) } else { p.clone() }))
+                .transpose()
+                .map_err(|e| AlertError::new(owner, field(name), e))
+        };
+        let pv = |name: &str, v: &Option<PathValue>| -> Result<Option<(Vec<String>, Glob)>, AlertError> {
+            v.as_ref()
+                .map(|p| {
+                    let path = split_path(&p.path);
+                    if path.is_empty() {
+                        return Err(AlertError::new(owner, field(name), "`path` must not be empty"));
+                    }
+                    Glob::new(&p.value).map(|g| (path, g)).map_err(|e| AlertError::new(owner, field(name), e))
+                })
+                .transpose()
+        };
+        if def.id.trim().is_empty() {
+            return Err(AlertError::new(owner, "ignores[].id", "every ignore needs a non-empty `id`"));
+        }
+        let ig = Self {
+            def: def.clone(),
+            region: g("region", &def.region, false)?,
+            service: g("service", &def.service, true)?,
+            event: g("event", &def.event, false)?,
+            user: g("user", &def.user, false)?,
+            request: pv("request_parameter", &def.request_parameter)?,
+            response: pv("response_element", &def.response_element)?,
+        };
+        if ig.region.is_none() && ig.service.is_none() && ig.event.is_none() && ig.user.is_none() && ig.request.is_none() && ig.response.is_none() {
+            return Err(AlertError::new(owner, field("id"), "an ignore must set at least one of region, service, event, user, request_parameter, response_element"));
+        }
+        Ok(ig)
+    }
+
+    pub(crate) fn matches(&self, ev: &Event<'_>) -> bool {
+        let one = |g: &Option<Glob>, v: Option<&str>| g.as_ref().is_none_or(|g| v.is_some_and(|v| g.is_match(v)));
+        one(&self.region, ev.region())
+            && one(&self.service, ev.event_source())
+            && one(&self.event, ev.event_name())
+            && self.user.as_ref().is_none_or(|g| ev.user_names().iter().any(|u| g.is_match(u)))
+            && self.request.as_ref().is_none_or(|(p, g)| path_matches(ev.request_parameters(), p, g))
+            && self.response.as_ref().is_none_or(|(p, g)| path_matches(ev.response_elements(), p, g))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Condition {
+    path: Vec<String>,
+    present: bool,
+    value: Option<Glob>,
+}
+
+impl Condition {
+    fn check(&self, root: Option<&Value>) -> bool {
+        let mut found = Vec::new();
+        if let Some(root) = root {
+            let segs: Vec<&str> = self.path.iter().map(String::as_str).collect();
+            lookup_all(root, &segs, &mut found);
+        }
+        found.retain(|v| !v.is_null());
+        if !self.present {
+            return found.is_empty();
+        }
+        match &self.value {
+            None => !found.is_empty(),
+            Some(g) => scalar_texts(&found).any(|t| g.is_match(&t)),
+        }
+    }
+}
+
+/// How a threshold groups events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GroupKey {
+    User,
+    Region,
+    SourceIp,
+    Account,
+    Event,
+    Service,
+    Path(Vec<crate::event::Segment>),
+}
+
+/// A compiled alert.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledAlert {
+    pub(crate) def: AlertDef,
+    regions: GlobList,
+    pub(crate) services: GlobList,
+    pub(crate) events: GlobList,
+    users: GlobList,
+    resources: GlobList,
+    request: Vec<Condition>,
+    response: Vec<Condition>,
+    include: Vec<IpNet>,
+    exclude: Vec<IpNet>,
+    pub(crate) pattern: Option<FilterPattern>,
+    pub(crate) ignores: Vec<Ignore>,
+    pub(crate) group_by: Vec<GroupKey>,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn globs(id: &str, field: &str, list: &[String], map: impl Fn(&str) -> String) -> Result<GlobList, AlertError> {
+    let mapped: Vec<String> = list.iter().map(|s| map(s)).collect();
+    GlobList::new(&mapped).map_err(|(i, e)| AlertError::new(id, format!("{field}[{i}]"), e))
+}
+
+fn conditions(id: &str, field: &str, list: &[FieldCondition]) -> Result<Vec<Condition>, AlertError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = split_path(&c.path);
+            if path.is_empty() {
+                return Err(AlertError::new(id, format!("{field}[{i}].path"), "must not be empty"));
+            }
+            if !c.present && c.value.is_some() {
+                return Err(AlertError::new(id, format!("{field}[{i}].value"), "a value makes no sense with `present: false`"));
+            }
+            let value = c
+                .value
+                .as_deref()
+                .map(Glob::new)
+                .transpose()
+                .map_err(|e| AlertError::new(id, format!("{field}[{i}].value"), e))?;
+            Ok(Condition { path, present: c.present, value })
+        })
+        .collect()
+}
+
+fn cidrs(id: &str, field: &str, list: &[String]) -> Result<Vec<IpNet>, AlertError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.trim();
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| AlertError::new(id, format!("{field}[{i}]"), format!("`{s}` is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32")))
+        })
+        .collect()
+}
+
+fn group_key(id: &str, i: usize, s: &str) -> Result<GroupKey, AlertError> {
+    Ok(match s {
+        "user" => GroupKey::User,
+        "region" => GroupKey::Region,
+        "source_ip" => GroupKey::SourceIp,
+        "account" => GroupKey::Account,
+        "event" => GroupKey::Event,
+        "service" => GroupKey::Service,
+        other => {
+            let path = split_path(other);
+            let ok = !path.is_empty() && path.iter().all(|p| p.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | ':')));
+            if !ok {
+                return Err(AlertError::new(id, format!("threshold.group_by[{i}]"), format!(
+                    "`{other}` is not user, region, source_ip, account, event, service or a dotted event path")));
+            }
+            GroupKey::Path(path.into_iter().map(|p| match p.parse::<usize>() {
+                Ok(n) => crate::event::Segment::Index(n),
+                Err(_) => crate::event::Segment::Key(p),
+            }).collect())
+        }
+    })
+}
+
+impl CompiledAlert {
+    pub(crate) fn compile(def: AlertDef) -> Result<Self, AlertError> {
+        let id = def.id.clone();
+        let id = id.as_str();
+        if !valid_id(id) {
+            return Err(AlertError::new(id, "id", "must be 1–128 characters of letters, digits, `-`, `_` or `.`"));
+        }
+        if def.name.trim().is_empty() {
+            return Err(AlertError::new(id, "name", "must not be empty"));
+        }
+        let same = |s: &str| s.to_owned();
+        let pattern = def
+            .pattern
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .map(FilterPattern::parse)
+            .transpose()
+            .map_err(|e| AlertError::new(id, "pattern", e.to_string()))?;
+        let ips = def.source_ips.clone().unwrap_or_default();
+        let mut group_by = Vec::new();
+        if let Some(t) = &def.threshold {
+            if t.count == 0 {
+                return Err(AlertError::new(id, "threshold.count", "must be at least 1"));
+            }
+            if t.window_seconds == 0 {
+                return Err(AlertError::new(id, "threshold.window_seconds", "must be at least 1"));
+            }
+            if t.window_seconds > 366 * 86_400 {
+                return Err(AlertError::new(id, "threshold.window_seconds", "must be at most one year"));
+            }
+            for (i, g) in t.group_by.iter().enumerate() {
+                group_by.push(group_key(id, i, g)?);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut ignores = Vec::with_capacity(def.ignores.len());
+        for ig in &def.ignores {
+            if !seen.insert(ig.id.as_str()) {
+                return Err(AlertError::new(id, format!("ignores[{}].id", ig.id), "duplicate ignore id"));
+            }
+            ignores.push(Ignore::compile(ig, id)?);
+        }
+        for (i, n) in def.notifications.iter().enumerate() {
+            if !n.get("type").is_some_and(Value::is_string) {
+                return Err(AlertError::new(id, format!("notifications[{i}].type"), "every notification needs a `type` such as `slack`"));
+            }
+        }
+        Ok(Self {
+            regions: globs(id, "regions", &def.regions, same)?,
+            services: globs(id, "services", &def.services, service_glob)?,
+            events: globs(id, "events", &def.events, same)?,
+            users: globs(id, "users", &def.users, same)?,
+            resources: globs(id, "resources", &def.resources, same)?,
+            request: conditions(id, "request_parameters", &def.request_parameters)?,
+            response: conditions(id, "response_elements", &def.response_elements)?,
+            include: cidrs(id, "source_ips.include", &ips.include)?,
+            exclude: cidrs(id, "source_ips.exclude", &ips.exclude)?,
+            pattern,
+            ignores,
+            group_by,
+            def,
+        })
+    }
+
+    /// Every filter but ignores and the threshold.
+    pub(crate) fn filters_match(&self, ev: &Event<'_>, aws: &crate::engine::AwsRanges) -> bool {
+        let d = &self.def;
+        if !self.regions.matches_opt(ev.region())
+            || !self.services.matches_opt(ev.event_source())
+            || !self.events.matches_opt(ev.event_name())
+        {
+            return false;
+        }
+        if d.response != ResponseFilter::All && !d.response.accepts(ev.outcome()) {
+            return false;
+        }
+        if !self.users.is_empty() && !ev.user_names().iter().any(|u| self.users.matches(u)) {
+            return false;
+        }
+        if let Some(ips) = &d.source_ips {
+            let addr = ev.source_ip_addr();
+            if !self.include.is_empty() && !addr.is_some_and(|a| self.include.iter().any(|n| n.contains(&a))) {
+                return false;
+            }
+            if addr.is_some_and(|a| self.exclude.iter().any(|n| n.contains(&a))) {
+                return false;
+            }
+            if ips.exclude_aws && aws.is_aws(ev) {
+                return false;
+            }
+        }
+        if !self.resources.is_empty() && !ev.resource_ids().iter().any(|r| self.resources.matches(r)) {
+            return false;
+        }
+        if !self.request.is_empty() {
+            let root = ev.request_parameters();
+            if !self.request.iter().all(|c| c.check(root)) {
+                return false;
+            }
+        }
+        if !self.response.is_empty() {
+            let root = ev.response_elements();
+            if !self.response.iter().all(|c| c.check(root)) {
+                return false;
+            }
+        }
+        self.pattern.as_ref().is_none_or(|p| p.matches(ev))
+    }
+}

@@ -1,0 +1,527 @@
+//! The engine: compiled alerts, an index over them, ignores and threshold state.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde_json::value::RawValue;
+
+use crate::alert::{AlertDef, CompiledAlert, GroupKey, IgnoreDef, Ignore};
+use crate::error::AlertError;
+use crate::event::{Event, FieldRef};
+use crate::result::{AlertResult, stable_id};
+use crate::threshold::{DEFAULT_MAX_GROUPS, ThresholdEntry, ThresholdTracker};
+use crate::time::format_epoch_ms;
+
+/// AWS's published address ranges (`ip-ranges.json`), for `exclude_aws`.
+#[derive(Debug, Clone, Default)]
+pub struct AwsRanges {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+fn merge<T: Ord + Copy>(mut v: Vec<(T, T)>) -> Vec<(T, T)> {
+    v.sort_unstable();
+    let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+fn contains<T: Ord + Copy>(v: &[(T, T)], x: T) -> bool {
+    let i = v.partition_point(|r| r.0 <= x);
+    i > 0 && v.get(i - 1).is_some_and(|r| x <= r.1)
+}
+
+impl AwsRanges {
+    /// Reads AWS's `ip-ranges.json` text (`prefixes[].ip_prefix`, `ipv6_prefixes[].ipv6_prefix`).
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("ip-ranges.json is not valid JSON: {e}"))?;
+        let mut nets = Vec::new();
+        for (list, key) in [("prefixes", "ip_prefix"), ("ipv6_prefixes", "ipv6_prefix")] {
+            for (i, p) in v.get(list).and_then(|l| l.as_array()).into_iter().flatten().enumerate() {
+                let s = p.get(key).and_then(|s| s.as_str()).ok_or_else(|| format!("ip-ranges.json: {list}[{i}] has no `{key}`"))?;
+                nets.push(s.parse::<IpNet>().map_err(|_| format!("ip-ranges.json: {list}[{i}]: `{s}` is not a CIDR"))?);
+            }
+        }
+        if nets.is_empty() {
+            return Err("ip-ranges.json has no prefixes".into());
+        }
+        Ok(Self::from_nets(&nets))
+    }
+
+    /// Builds from a list of networks.
+    pub fn from_nets(nets: &[IpNet]) -> Self {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for n in nets {
+            match n {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()))),
+            }
+        }
+        Self { v4: merge(v4), v6: merge(v6) }
+    }
+
+    /// Whether the event was made by AWS itself: a `*.amazonaws.com` source, `AWS Internal`,
+    /// or an address inside the loaded ranges.
+    pub fn is_aws(&self, ev: &Event<'_>) -> bool {
+        let Some(src) = ev.source_ip() else { return false };
+        if src == "AWS Internal" || src.to_ascii_lowercase().ends_with(".amazonaws.com") {
+            return true;
+        }
+        match ev.source_ip_addr() {
+            Some(IpAddr::V4(a)) => contains(&self.v4, u32::from(a)),
+            Some(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                Some(v4) => contains(&self.v4, u32::from(v4)),
+                None => contains(&self.v6, u128::from(a)),
+            },
+            None => false,
+        }
+    }
+}
+
+/// Counters of what the engine did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EngineStats {
+    /// Events evaluated.
+    pub events: u64,
+    /// Alert/event pairs that passed every filter.
+    pub matched: u64,
+    /// Of those, how many an ignore silenced.
+    pub ignored: u64,
+    /// Results produced.
+    pub results: u64,
+    /// Threshold alerts' events without a usable `eventTime` (not counted toward thresholds).
+    pub untimed: u64,
+}
+
+/// Builds an [`Engine`].
+///
+/// ```
+/// use trailalerts::EngineBuilder;
+/// let engine = EngineBuilder::new()
+///     .builtin(false)
+///     .alerts_json(r#"{"id":"root","name":"Root used","risk":"critical","users":["root"]}"#).unwrap()
+///     .build().unwrap();
+/// assert_eq!(engine.alerts().count(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    builtin: bool,
+    custom: Vec<AlertDef>,
+    ignores: Vec<IgnoreDef>,
+    aws: AwsRanges,
+    max_groups: usize,
+    disabled: Vec<String>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EngineBuilder {
+    /// A builder with the built-in catalog on.
+    pub fn new() -> Self {
+        Self { builtin: true, custom: Vec::new(), ignores: Vec::new(), aws: AwsRanges::default(), max_groups: DEFAULT_MAX_GROUPS, disabled: Vec::new() }
+    }
+    /// Whether to load the built-in catalog (default on).
+    pub fn builtin(mut self, on: bool) -> Self {
+        self.builtin = on;
+        self
+    }
+    /// Adds a custom alert. One with the id of a built-in replaces it.
+    pub fn alert(mut self, def: AlertDef) -> Self {
+        self.custom.push(def);
+        self
+    }
+    /// Adds custom alerts.
+    pub fn alerts(mut self, defs: impl IntoIterator<Item = AlertDef>) -> Self {
+        self.custom.extend(defs);
+        self
+    }
+    /// Adds alerts from JSON (one object or an array); `copy_of` may name built-ins or alerts
+    /// added before.
+    pub fn alerts_json(mut self, text: &str) -> Result<Self, AlertError> {
+        let mut known = crate::builtin::builtin_alerts();
+        known.extend(self.custom.iter().cloned());
+        let defs = AlertDef::parse_many(text, &known)?;
+        self.custom.extend(defs);
+        Ok(self)
+    }
+    /// Adds a global ignore (applies to every alert).
+    pub fn global_ignore(mut self, ig: IgnoreDef) -> Self {
+        self.ignores.push(ig);
+        self
+    }
+    /// Turns alerts off by id (e.g. built-ins a team does not want).
+    pub fn disable(mut self, alert_id: impl Into<String>) -> Self {
+        self.disabled.push(alert_id.into());
+        self
+    }
+    /// Loads AWS's published ranges so that `exclude_aws` also drops calls from AWS addresses.
+    pub fn aws_ip_ranges(mut self, ranges: AwsRanges) -> Self {
+        self.aws = ranges;
+        self
+    }
+    /// Bound on tracked threshold groups (default 200,000).
+    pub fn max_threshold_groups(mut self, n: usize) -> Self {
+        self.max_groups = n;
+        self
+    }
+
+    /// Validates and compiles every alert.
+    pub fn build(self) -> Result<Engine, AlertError> {
+        let mut defs: Vec<AlertDef> = if self.builtin { crate::builtin::builtin_alerts() } else { Vec::new() };
+        let builtin_count = defs.len();
+        let mut seen_custom = std::collections::HashSet::new();
+        for d in self.custom {
+            if !seen_custom.insert(d.id.clone()) {
+                return Err(AlertError::new(d.id.clone(), "id", "duplicate alert id"));
+            }
+            match defs.iter().take(builtin_count).position(|b| b.id == d.id) {
+                Some(i) => {
+                    if let Some(slot) = defs.get_mut(i) {
+                        *slot = d;
+                    }
+                }
+                None => defs.push(d),
+            }
+        }
+        for id in &self.disabled {
+            if let Some(d) = defs.iter_mut().find(|d| &d.id == id) {
+                d.enabled = false;
+            }
+        }
+        let alerts = defs.into_iter().map(CompiledAlert::compile).collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::HashSet::new();
+        let ignores = self
+            .ignores
+            .iter()
+            .map(|ig| {
+                if !seen.insert(ig.id.clone()) {
+                    return Err(AlertError::new("<global>", format!("ignores[{}].id", ig.id), "duplicate ignore id"));
+                }
+                Ignore::compile(ig, "<global>")
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut engine = Engine {
+            alerts,
+            by_name: HashMap::new(),
+            by_source: HashMap::new(),
+            always: Vec::new(),
+            global_ignores: ignores,
+            aws: self.aws,
+            thresholds: ThresholdTracker::new(self.max_groups),
+            stats: EngineStats::default(),
+            scratch: String::new(),
+            cands: Vec::new(),
+        };
+        engine.reindex();
+        Ok(engine)
+    }
+}
+
+/// A match before thresholds: which alert, for the event at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the alert in [`Engine::alerts`] order.
+    pub alert: usize,
+}
+
+/// Evaluates CloudTrail events against a set of alerts.
+///
+/// ```
+/// use trailalerts::{Engine, Event};
+/// let mut engine = Engine::builder().builtin(true).build().unwrap();
+/// let ev = Event::parse(r#"{"eventID":"e1","eventTime":"2024-05-01T10:00:00Z",
+///   "eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1",
+///   "sourceIPAddress":"198.51.100.7","userIdentity":{"type":"IAMUser","userName":"mallory"}}"#).unwrap();
+/// let results = engine.evaluate(&ev);
+/// assert!(results.iter().any(|r| r.alert_id == "cis-4.5-cloudtrail-changes" && r.user == "mallory"));
+/// ```
+#[derive(Debug)]
+pub struct Engine {
+    alerts: Vec<CompiledAlert>,
+    by_name: HashMap<String, Vec<usize>>,
+    by_source: HashMap<String, Vec<usize>>,
+    always: Vec<usize>,
+    global_ignores: Vec<Ignore>,
+    aws: AwsRanges,
+    thresholds: ThresholdTracker,
+    stats: EngineStats,
+    scratch: String,
+    cands: Vec<usize>,
+}
+
+impl Engine {
+    /// Starts a builder (built-ins on by default).
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::new()
+    }
+
+    /// The loaded alert definitions, in evaluation order (built-ins first).
+    pub fn alerts(&self) -> impl Iterator<Item = &AlertDef> {
+        self.alerts.iter().map(|a| &a.def)
+    }
+
+    /// One alert definition by id.
+    pub fn alert(&self, id: &str) -> Option<&AlertDef> {
+        self.alerts.iter().find(|a| a.def.id == id).map(|a| &a.def)
+    }
+
+    /// Turns an alert on or off; returns false when no alert has that id.
+    pub fn set_enabled(&mut self, id: &str, enabled: bool) -> bool {
+        let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else { return false };
+        a.def.enabled = enabled;
+        self.reindex();
+        true
+    }
+
+    /// Replaces the global ignores.
+    pub fn set_global_ignores(&mut self, ignores: &[IgnoreDef]) -> Result<(), AlertError> {
+        self.global_ignores = ignores.iter().map(|i| Ignore::compile(i, "<global>")).collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    /// Adds an ignore to an alert (or a global one when `alert_id` is `None`).
+    pub fn add_ignore(&mut self, alert_id: Option<&str>, ig: &IgnoreDef) -> Result<(), AlertError> {
+        match alert_id {
+            None => {
+                self.global_ignores.push(Ignore::compile(ig, "<global>")?);
+                Ok(())
+            }
+            Some(id) => {
+                let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else {
+                    return Err(AlertError::new(id, "", "no such alert"));
+                };
+                a.ignores.push(Ignore::compile(ig, id)?);
+                a.def.ignores.push(ig.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Threshold groups dropped to keep memory bounded.
+    pub fn threshold_evictions(&self) -> u64 {
+        self.thresholds.evictions()
+    }
+
+    /// Threshold state to persist.
+    pub fn threshold_state(&self) -> Vec<ThresholdEntry> {
+        self.thresholds.snapshot()
+    }
+
+    /// Restores persisted threshold state.
+    pub fn restore_threshold_state(&mut self, entries: Vec<ThresholdEntry>) {
+        self.thresholds.restore(entries);
+    }
+
+    fn reindex(&mut self) {
+        self.by_name.clear();
+        self.by_source.clear();
+        self.always.clear();
+        for (i, a) in self.alerts.iter().enumerate() {
+            if !a.def.enabled {
+                continue;
+            }
+            let from_list = a.events.literals();
+            let from_pattern = a.pattern.as_ref().and_then(|p| p.event_names());
+            let names = match (from_list, from_pattern) {
+                (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),
+                (x, y) => x.or(y),
+            };
+            if let Some(names) = names {
+                let mut names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+                names.sort();
+                names.dedup();
+                for n in names {
+                    self.by_name.entry(n).or_default().push(i);
+                }
+                continue;
+            }
+            let sources = a.services.literals().or_else(|| a.pattern.as_ref().and_then(|p| p.event_sources()));
+            if let Some(sources) = sources {
+                let mut sources: Vec<String> = sources.iter().map(|n| n.to_ascii_lowercase()).collect();
+                sources.sort();
+                sources.dedup();
+                for s in sources {
+                    self.by_source.entry(s).or_default().push(i);
+                }
+                continue;
+            }
+            self.always.push(i);
+        }
+    }
+
+    /// The alerts whose filters and ignores pass for `ev` (thresholds not applied), in alert
+    /// order. Pure: does not touch threshold state. Used for parallel scans.
+    pub fn matches(&self, ev: &Event<'_>, out: &mut Vec<Match>) {
+        let mut scratch = String::new();
+        let mut cands = Vec::new();
+        self.candidates(ev, &mut scratch, &mut cands);
+        for &i in &cands {
+            if self.passes(i, ev) {
+                out.push(Match { alert: i });
+            }
+        }
+    }
+
+    fn candidates(&self, ev: &Event<'_>, scratch: &mut String, out: &mut Vec<usize>) {
+        out.clear();
+        if let Some(name) = ev.event_name() {
+            scratch.clear();
+            scratch.push_str(name);
+            scratch.make_ascii_lowercase();
+            if let Some(v) = self.by_name.get(scratch.as_str()) {
+                out.extend_from_slice(v);
+            }
+        }
+        if !self.by_source.is_empty()
+            && let Some(src) = ev.event_source()
+        {
+            scratch.clear();
+            scratch.push_str(src);
+            scratch.make_ascii_lowercase();
+            if let Some(v) = self.by_source.get(scratch.as_str()) {
+                out.extend_from_slice(v);
+            }
+        }
+        out.extend_from_slice(&self.always);
+        out.sort_unstable();
+    }
+
+    fn passes(&self, i: usize, ev: &Event<'_>) -> bool {
+        let Some(a) = self.alerts.get(i) else { return false };
+        a.filters_match(ev, &self.aws)
+    }
+
+    fn ignored(&self, i: usize, ev: &Event<'_>) -> bool {
+        let Some(a) = self.alerts.get(i) else { return false };
+        a.ignores.iter().any(|ig| ig.matches(ev)) || self.global_ignores.iter().any(|ig| ig.matches(ev))
+    }
+
+    /// The id of the first ignore (alert's own, then global) that silences `ev` for an alert.
+    pub fn ignored_by(&self, alert_id: &str, ev: &Event<'_>) -> Option<&str> {
+        let a = self.alerts.iter().find(|a| a.def.id == alert_id)?;
+        a.ignores.iter().chain(&self.global_ignores).find(|ig| ig.matches(ev)).map(|ig| ig.def.id.as_str())
+    }
+
+    /// Evaluates one event: filters, ignores, then thresholds. Results come in alert order.
+    pub fn evaluate(&mut self, ev: &Event<'_>) -> Vec<AlertResult> {
+        let mut out = Vec::new();
+        self.evaluate_into(ev, &mut out);
+        out
+    }
+
+    /// Like [`Engine::evaluate`], appending to `out` (saves an allocation per event).
+    pub fn evaluate_into(&mut self, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
+        self.stats.events += 1;
+        let mut cands = std::mem::take(&mut self.cands);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.candidates(ev, &mut scratch, &mut cands);
+        for &i in &cands {
+            if self.passes(i, ev) {
+                self.apply(i, ev, out);
+            }
+        }
+        self.cands = cands;
+        self.scratch = scratch;
+    }
+
+    /// Applies ignores and the threshold to a match found by [`Engine::matches`] (in the
+    /// original event order, so a parallel scan gives the same results as a sequential one).
+    pub fn apply_match(&mut self, m: Match, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
+        self.apply(m.alert, ev, out);
+    }
+
+    /// Counts an event that was evaluated through [`Engine::matches`].
+    pub fn count_event(&mut self) {
+        self.stats.events += 1;
+    }
+
+    fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
+        self.stats.matched += 1;
+        if self.ignored(i, ev) {
+            self.stats.ignored += 1;
+            return;
+        }
+        let Some(a) = self.alerts.get(i) else { return };
+        let mut fired = None;
+        if let Some(t) = &a.def.threshold {
+            let Some(time) = ev.time_ms() else {
+                self.stats.untimed += 1;
+                return;
+            };
+            let group = group_key(&a.group_by, ev);
+            let window_ms = i64::try_from(t.window_seconds).unwrap_or(i64::MAX / 4).saturating_mul(1000);
+            match self.thresholds.observe(&a.def.id, &group, time, t.count, window_ms) {
+                Some(f) => fired = Some(f),
+                None => return,
+            }
+        }
+        let Some(a) = self.alerts.get(i) else { return };
+        self.stats.results += 1;
+        out.push(make_result(a, ev, fired));
+    }
+}
+
+fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
+    let mut s = String::new();
+    for (n, k) in keys.iter().enumerate() {
+        if n > 0 {
+            s.push('\u{1f}');
+        }
+        match k {
+            GroupKey::User => s.push_str(&ev.display_user()),
+            GroupKey::Region => s.push_str(ev.region().unwrap_or("")),
+            GroupKey::SourceIp => s.push_str(ev.source_ip().unwrap_or("")),
+            GroupKey::Account => s.push_str(ev.account_id().unwrap_or("")),
+            GroupKey::Event => s.push_str(ev.event_name().unwrap_or("")),
+            GroupKey::Service => s.push_str(ev.event_source().unwrap_or("")),
+            GroupKey::Path(p) => match ev.lookup(p) {
+                FieldRef::Missing => {}
+                FieldRef::Str(v) => s.push_str(v),
+                FieldRef::Value(v) => s.push_str(&v.to_string()),
+            },
+        }
+    }
+    s
+}
+
+fn make_result(a: &CompiledAlert, ev: &Event<'_>, fired: Option<crate::threshold::Fired>) -> AlertResult {
+    let event_id = ev.event_id().map_or_else(|| stable_id(&[ev.raw()]), str::to_owned);
+    let id = stable_id(&[&a.def.id, &event_id]);
+    // Cannot fail in practice: the text was parsed as JSON already.
+    let raw = RawValue::from_string(ev.raw().to_owned()).unwrap_or_default();
+    AlertResult {
+        id,
+        alert_id: a.def.id.clone(),
+        alert_name: a.def.name.clone(),
+        risk: a.def.risk,
+        event_id,
+        event_time: ev.event_time().map(str::to_owned),
+        event_name: ev.event_name().map(str::to_owned),
+        event_source: ev.event_source().map(str::to_owned),
+        region: ev.region().map(str::to_owned),
+        user: ev.display_user().into_owned(),
+        source_ip: ev.source_ip().map(str::to_owned),
+        error_code: ev.error_code().map(str::to_owned),
+        account_id: ev.account_id().map(str::to_owned),
+        count: fired.map(|f| f.count),
+        window_start: fired.map(|f| format_epoch_ms(f.first_ms)),
+        save: a.def.save_results,
+        raw,
+    }
+}

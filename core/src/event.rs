@@ -1,0 +1,566 @@
+//! The CloudTrail event: a borrowed, typed view of the fields the engine reads, plus the raw
+//! JSON text for results. Nested objects that rules rarely inspect (`requestParameters`,
+//! `responseElements`, `additionalEventData`) stay raw until a rule looks inside; then they are
+//! parsed once per event and cached.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::time::parse_event_time;
+
+type S<'a> = Option<Cow<'a, str>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Fields<'a> {
+    #[serde(borrow, rename = "eventID")]
+    event_id: S<'a>,
+    #[serde(borrow)]
+    event_time: S<'a>,
+    #[serde(borrow, rename = "@timestamp")]
+    at_timestamp: S<'a>,
+    #[serde(borrow)]
+    event_source: S<'a>,
+    #[serde(borrow)]
+    event_name: S<'a>,
+    #[serde(borrow)]
+    aws_region: S<'a>,
+    #[serde(borrow, rename = "sourceIPAddress")]
+    source_ip_address: S<'a>,
+    #[serde(borrow)]
+    error_code: S<'a>,
+    #[serde(borrow)]
+    error_message: S<'a>,
+    #[serde(borrow)]
+    event_type: S<'a>,
+    #[serde(borrow)]
+    recipient_account_id: S<'a>,
+    #[serde(borrow)]
+    user_agent: S<'a>,
+    #[serde(borrow)]
+    user_identity: Option<UserIdentity<'a>>,
+    #[serde(borrow)]
+    request_parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    response_elements: Option<&'a RawValue>,
+    #[serde(borrow)]
+    additional_event_data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    resources: Option<Vec<Resource<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Resource<'a> {
+    #[serde(borrow, rename = "ARN", alias = "arn")]
+    arn: S<'a>,
+}
+
+/// `userIdentity` of a CloudTrail event (the fields the engine reads).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity<'a> {
+    /// `type`: `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`, `AWSAccount`…
+    #[serde(borrow, rename = "type")]
+    pub kind: S<'a>,
+    /// `principalId`.
+    #[serde(borrow)]
+    pub principal_id: S<'a>,
+    /// `arn`.
+    #[serde(borrow)]
+    pub arn: S<'a>,
+    /// `accountId`.
+    #[serde(borrow)]
+    pub account_id: S<'a>,
+    /// `userName` (IAM users, root, SAML/web-identity users).
+    #[serde(borrow)]
+    pub user_name: S<'a>,
+    /// `invokedBy`: the AWS service that made the call on the principal's behalf.
+    #[serde(borrow)]
+    pub invoked_by: S<'a>,
+    /// `sessionContext`.
+    #[serde(borrow)]
+    pub session_context: Option<SessionContext<'a>>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext<'a> {
+    /// `sessionIssuer`: the role or user whose credentials were used.
+    #[serde(borrow)]
+    pub session_issuer: Option<SessionIssuer<'a>>,
+}
+
+/// `userIdentity.sessionContext.sessionIssuer`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionIssuer<'a> {
+    /// `type`, e.g. `Role`.
+    #[serde(borrow, rename = "type")]
+    pub kind: S<'a>,
+    /// `userName`: the role name for roles.
+    #[serde(borrow)]
+    pub user_name: S<'a>,
+    /// `arn` of the role or user.
+    #[serde(borrow)]
+    pub arn: S<'a>,
+    /// `accountId`.
+    #[serde(borrow)]
+    pub account_id: S<'a>,
+}
+
+/// How a call ended, derived from `errorCode` and the console sign-in response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// No error.
+    Success,
+    /// An error other than an authorization failure, or a failed console sign-in.
+    Failure,
+    /// `errorCode` matches `*UnauthorizedOperation` or `AccessDenied*`.
+    Unauthorized,
+}
+
+/// A segment of a field path: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// `.name`
+    Key(String),
+    /// `[3]`
+    Index(usize),
+}
+
+/// A value found at a path: borrowed from the typed fields or from a lazily parsed tree.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldRef<'v> {
+    /// The path does not exist.
+    Missing,
+    /// A string.
+    Str(&'v str),
+    /// Any other JSON value (number, bool, null, object, array).
+    Value(&'v Value),
+}
+
+/// One CloudTrail event, borrowed from the text it was parsed from.
+///
+/// ```
+/// use trailalerts::{Event, Outcome};
+/// let raw = r#"{"eventID":"1","eventTime":"2024-01-01T00:00:00Z","eventSource":"iam.amazonaws.com",
+///   "eventName":"CreateUser","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9",
+///   "errorCode":"AccessDenied","userIdentity":{"type":"IAMUser","userName":"alice",
+///   "arn":"arn:aws:iam::111122223333:user/alice"}}"#;
+/// let ev = Event::parse(raw).unwrap();
+/// assert_eq!(ev.event_name(), Some("CreateUser"));
+/// assert_eq!(ev.outcome(), Outcome::Unauthorized);
+/// assert_eq!(ev.display_user(), "alice");
+/// assert!(ev.user_names().contains(&"arn:aws:iam::111122223333:user/alice"));
+/// ```
+#[derive(Debug)]
+pub struct Event<'a> {
+    raw: &'a str,
+    f: Fields<'a>,
+    time_ms: Option<i64>,
+    whole: OnceCell<Option<Value>>,
+    request: OnceCell<Option<Value>>,
+    response: OnceCell<Option<Value>>,
+    additional: OnceCell<Option<Value>>,
+}
+
+fn parse_raw(raw: Option<&RawValue>) -> Option<Value> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+}
+
+impl<'a> Event<'a> {
+    /// Parses one event from its JSON text. The error text names the problem (and, for wrong
+    /// types, the field); callers add the record's position.
+    pub fn parse(raw: &'a str) -> Result<Self, String> {
+        let trimmed = raw.trim_start();
+        if !trimmed.starts_with('{') {
+            return Err("expected a JSON object for a CloudTrail event".to_owned());
+        }
+        let f: Fields<'a> = serde_json::from_str(raw).map_err(|e| describe_json_error(&e))?;
+        if f.event_name.is_none() {
+            return Err("missing field `eventName`".to_owned());
+        }
+        let time_ms = f
+            .event_time
+            .as_deref()
+            .or(f.at_timestamp.as_deref())
+            .and_then(parse_event_time);
+        Ok(Self {
+            raw,
+            f,
+            time_ms,
+            whole: OnceCell::new(),
+            request: OnceCell::new(),
+            response: OnceCell::new(),
+            additional: OnceCell::new(),
+        })
+    }
+
+    /// The event's JSON text, exactly as read.
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+    /// `eventID`.
+    pub fn event_id(&self) -> Option<&str> {
+        self.f.event_id.as_deref()
+    }
+    /// `eventTime` as written (or `@timestamp` for events exported by log shippers).
+    pub fn event_time(&self) -> Option<&str> {
+        self.f.event_time.as_deref().or(self.f.at_timestamp.as_deref())
+    }
+    /// The event time in milliseconds since the epoch, when it could be parsed.
+    pub fn time_ms(&self) -> Option<i64> {
+        self.time_ms
+    }
+    /// `eventSource`, e.g. `iam.amazonaws.com`.
+    pub fn event_source(&self) -> Option<&str> {
+        self.f.event_source.as_deref()
+    }
+    /// `eventName`, e.g. `CreateUser`.
+    pub fn event_name(&self) -> Option<&str> {
+        self.f.event_name.as_deref()
+    }
+    /// `awsRegion`.
+    pub fn region(&self) -> Option<&str> {
+        self.f.aws_region.as_deref()
+    }
+    /// `sourceIPAddress` as written (an IP address, a service host name or `AWS Internal`).
+    pub fn source_ip(&self) -> Option<&str> {
+        self.f.source_ip_address.as_deref()
+    }
+    /// `errorCode`.
+    pub fn error_code(&self) -> Option<&str> {
+        self.f.error_code.as_deref().filter(|s| !s.is_empty())
+    }
+    /// `errorMessage`.
+    pub fn error_message(&self) -> Option<&str> {
+        self.f.error_message.as_deref()
+    }
+    /// `eventType`, e.g. `AwsApiCall`, `AwsConsoleSignIn`, `AwsServiceEvent`.
+    pub fn event_type(&self) -> Option<&str> {
+        self.f.event_type.as_deref()
+    }
+    /// `userAgent`.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.f.user_agent.as_deref()
+    }
+    /// The account: `recipientAccountId`, else `userIdentity.accountId`.
+    pub fn account_id(&self) -> Option<&str> {
+        self.f
+            .recipient_account_id
+            .as_deref()
+            .or_else(|| self.f.user_identity.as_ref().and_then(|u| u.account_id.as_deref()))
+    }
+    /// `userIdentity`, when present.
+    pub fn identity(&self) -> Option<&UserIdentity<'a>> {
+        self.f.user_identity.as_ref()
+    }
+
+    fn issuer(&self) -> Option<&SessionIssuer<'a>> {
+        self.identity()?.session_context.as_ref()?.session_issuer.as_ref()
+    }
+
+    /// The session name of an assumed role (last part of an `assumed-role` ARN).
+    pub fn session_name(&self) -> Option<&str> {
+        let arn = self.identity()?.arn.as_deref()?;
+        let rest = arn.split_once(":assumed-role/")?.1;
+        rest.split_once('/').map(|(_, s)| s)
+    }
+
+    /// Every name a `users` glob is matched against: `userName`, `arn`, role name and role ARN
+    /// (`sessionContext.sessionIssuer`), the assumed-role session name, `root` for `Root`
+    /// identities and `invokedBy` for calls made by AWS services.
+    pub fn user_names(&self) -> Vec<&str> {
+        let mut out = Vec::with_capacity(6);
+        let Some(id) = self.identity() else { return out };
+        out.extend(id.user_name.as_deref());
+        out.extend(id.arn.as_deref());
+        if let Some(iss) = self.issuer() {
+            out.extend(iss.user_name.as_deref());
+            out.extend(iss.arn.as_deref());
+        }
+        out.extend(self.session_name());
+        if id.kind.as_deref() == Some("Root") {
+            out.push("root");
+        }
+        out.extend(id.invoked_by.as_deref());
+        out
+    }
+
+    /// The most readable name of the caller: the IAM user name, `role/session` for assumed
+    /// roles, `root`, the service for AWS services, else the ARN or principal id.
+    pub fn display_user(&self) -> Cow<'_, str> {
+        let Some(id) = self.identity() else { return Cow::Borrowed("unknown") };
+        match id.kind.as_deref() {
+            Some("Root") => return Cow::Borrowed("root"),
+            Some("AWSService") => {
+                if let Some(s) = id.invoked_by.as_deref() {
+                    return Cow::Borrowed(s);
+                }
+            }
+            Some("AssumedRole") => {
+                let role = self.issuer().and_then(|i| i.user_name.as_deref());
+                match (role, self.session_name()) {
+                    (Some(r), Some(s)) => return Cow::Owned(format!("{r}/{s}")),
+                    (Some(r), None) => return Cow::Borrowed(r),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if let Some(n) = id.user_name.as_deref() {
+            return Cow::Borrowed(n);
+        }
+        if let Some(a) = id.arn.as_deref() {
+            return Cow::Borrowed(a);
+        }
+        if let Some(s) = id.invoked_by.as_deref() {
+            return Cow::Borrowed(s);
+        }
+        Cow::Borrowed(id.principal_id.as_deref().or(id.account_id.as_deref()).unwrap_or("unknown"))
+    }
+
+    /// The derived response type (see [`Outcome`]).
+    pub fn outcome(&self) -> Outcome {
+        if let Some(code) = self.error_code() {
+            if code.ends_with("UnauthorizedOperation") || code.starts_with("AccessDenied") {
+                return Outcome::Unauthorized;
+            }
+            return Outcome::Failure;
+        }
+        if self.event_name() == Some("ConsoleLogin")
+            && let Some(Value::String(s)) = self.response_elements().and_then(|v| v.get("ConsoleLogin"))
+            && s == "Failure"
+        {
+            return Outcome::Failure;
+        }
+        Outcome::Success
+    }
+
+    /// `sourceIPAddress` as an IP address (IPv6 zone ids and brackets are stripped).
+    pub fn source_ip_addr(&self) -> Option<IpAddr> {
+        let s = self.source_ip()?.trim();
+        let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+        let s = s.split_once('%').map_or(s, |(a, _)| a);
+        s.parse().ok()
+    }
+
+    /// `requestParameters`, parsed on first use.
+    pub fn request_parameters(&self) -> Option<&Value> {
+        self.request.get_or_init(|| parse_raw(self.f.request_parameters)).as_ref()
+    }
+    /// `responseElements`, parsed on first use.
+    pub fn response_elements(&self) -> Option<&Value> {
+        self.response.get_or_init(|| parse_raw(self.f.response_elements)).as_ref()
+    }
+    /// `additionalEventData`, parsed on first use.
+    pub fn additional_event_data(&self) -> Option<&Value> {
+        self.additional.get_or_init(|| parse_raw(self.f.additional_event_data)).as_ref()
+    }
+    /// The whole event as a JSON tree, parsed on first use.
+    pub fn tree(&self) -> Option<&Value> {
+        self.whole.get_or_init(|| serde_json::from_str(self.raw).ok()).as_ref()
+    }
+
+    /// `resources[].ARN` values.
+    pub fn resource_arns(&self) -> impl Iterator<Item = &str> {
+        self.f.resources.iter().flatten().filter_map(|r| r.arn.as_deref())
+    }
+
+    /// Every resource identifier: each `resources[].ARN` and every string value found anywhere
+    /// inside `requestParameters` and `responseElements`.
+    pub fn resource_ids(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.resource_arns().collect();
+        for v in [self.request_parameters(), self.response_elements()].into_iter().flatten() {
+            collect_strings(v, &mut out);
+        }
+        out
+    }
+
+    /// Looks up a `$.a.b[0]` style path with CloudWatch Logs semantics: keys descend into
+    /// objects, indexes into arrays; a key on an array finds nothing.
+    pub fn lookup(&self, path: &[Segment]) -> FieldRef<'_> {
+        let Some((Segment::Key(first), rest)) = path.split_first() else { return FieldRef::Missing };
+        if rest.is_empty() {
+            let hit = match first.as_str() {
+                "eventName" => Some(self.f.event_name.as_deref()),
+                "eventSource" => Some(self.f.event_source.as_deref()),
+                "errorCode" => Some(self.f.error_code.as_deref()),
+                "errorMessage" => Some(self.f.error_message.as_deref()),
+                "awsRegion" => Some(self.f.aws_region.as_deref()),
+                "sourceIPAddress" => Some(self.f.source_ip_address.as_deref()),
+                "eventType" => Some(self.f.event_type.as_deref()),
+                "eventID" => Some(self.f.event_id.as_deref()),
+                "recipientAccountId" => Some(self.f.recipient_account_id.as_deref()),
+                _ => None,
+            };
+            if let Some(v) = hit {
+                return v.map_or(FieldRef::Missing, FieldRef::Str);
+            }
+        }
+        fn sub<'v>(v: Option<&'v Value>, rest: &[Segment]) -> FieldRef<'v> {
+            v.map_or(FieldRef::Missing, |v| descend(v, rest))
+        }
+        match first.as_str() {
+            "requestParameters" if self.f.request_parameters.is_some() => sub(self.request_parameters(), rest),
+            "responseElements" if self.f.response_elements.is_some() => sub(self.response_elements(), rest),
+            "additionalEventData" if self.f.additional_event_data.is_some() => sub(self.additional_event_data(), rest),
+            _ => match self.tree() {
+                Some(t) => descend(t, path),
+                None => FieldRef::Missing,
+            },
+        }
+    }
+}
+
+fn descend<'v>(mut v: &'v Value, path: &[Segment]) -> FieldRef<'v> {
+    for seg in path {
+        let next = match (seg, v) {
+            (Segment::Key(k), Value::Object(m)) => m.get(k),
+            (Segment::Index(i), Value::Array(a)) => a.get(*i),
+            _ => None,
+        };
+        match next {
+            Some(n) => v = n,
+            None => return FieldRef::Missing,
+        }
+    }
+    match v {
+        Value::String(s) => FieldRef::Str(s),
+        other => FieldRef::Value(other),
+    }
+}
+
+/// Values at a dotted path where a key applied to an array applies to each element
+/// (the `request_parameters` / `response_elements` semantics).
+pub fn lookup_all<'v>(v: &'v Value, path: &[&str], out: &mut Vec<&'v Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(v);
+        return;
+    };
+    match v {
+        Value::Object(m) => {
+            if let Some(n) = m.get(*first) {
+                lookup_all(n, rest, out);
+            }
+        }
+        Value::Array(a) => {
+            if let Ok(i) = first.parse::<usize>() {
+                if let Some(n) = a.get(i) {
+                    lookup_all(n, rest, out);
+                }
+            } else {
+                for n in a {
+                    lookup_all(n, path, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn collect_strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+    // Iterative walk: hostile events may nest deeply.
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => stack.extend(a.iter()),
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+}
+
+/// Turns a serde_json error into a message without the misleading relative line/column.
+pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    let msg = match s.rfind(" at line ") {
+        Some(i) => s.get(..i).unwrap_or(&s).to_owned(),
+        None => s,
+    };
+    format!("{msg} (at column {} of the record's line {})", e.column(), e.line())
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn ev(s: &str) -> Event<'_> {
+        Event::parse(s).unwrap()
+    }
+
+    #[test]
+    fn identities() {
+        let root = r#"{"eventName":"ConsoleLogin","userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root","accountId":"1"}}"#;
+        let e = ev(root);
+        assert_eq!(e.display_user(), "root");
+        assert!(e.user_names().contains(&"root"));
+
+        let role = r#"{"eventName":"X","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Admin/bob@example.com",
+           "sessionContext":{"sessionIssuer":{"type":"Role","userName":"Admin","arn":"arn:aws:iam::1:role/Admin"}}}}"#;
+        let e = ev(role);
+        assert_eq!(e.display_user(), "Admin/bob@example.com");
+        let names = e.user_names();
+        for n in ["Admin", "arn:aws:iam::1:role/Admin", "bob@example.com", "arn:aws:sts::1:assumed-role/Admin/bob@example.com"] {
+            assert!(names.contains(&n), "{n} in {names:?}");
+        }
+
+        let svc = r#"{"eventName":"X","userIdentity":{"type":"AWSService","invokedBy":"cloudtrail.amazonaws.com"}}"#;
+        assert_eq!(ev(svc).display_user(), "cloudtrail.amazonaws.com");
+        assert_eq!(ev(r#"{"eventName":"X"}"#).display_user(), "unknown");
+    }
+
+    #[test]
+    fn outcomes() {
+        let o = |s| ev(s).outcome();
+        assert_eq!(o(r#"{"eventName":"X","errorCode":"Client.UnauthorizedOperation"}"#), Outcome::Unauthorized);
+        assert_eq!(o(r#"{"eventName":"X","errorCode":"AccessDeniedException"}"#), Outcome::Unauthorized);
+        assert_eq!(o(r#"{"eventName":"X","errorCode":"NoSuchBucket"}"#), Outcome::Failure);
+        assert_eq!(o(r#"{"eventName":"X","errorCode":""}"#), Outcome::Success);
+        assert_eq!(o(r#"{"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Failure"}}"#), Outcome::Failure);
+        assert_eq!(o(r#"{"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Success"}}"#), Outcome::Success);
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_are_errors() {
+        let e = Event::parse(r#"{"eventName": 5}"#).unwrap_err();
+        assert!(e.contains("invalid type"), "{e}");
+        assert!(Event::parse(r#"{"eventSource":"x"}"#).unwrap_err().contains("eventName"));
+        assert!(Event::parse("[1]").is_err());
+        assert!(Event::parse(r#"{"eventName":"X","userIdentity":"root"}"#).is_err());
+    }
+
+    #[test]
+    fn source_ips() {
+        let e = ev(r#"{"eventName":"X","sourceIPAddress":"fe80::1%eth0"}"#);
+        assert_eq!(e.source_ip_addr(), "fe80::1".parse().ok());
+        let e = ev(r#"{"eventName":"X","sourceIPAddress":"AWS Internal"}"#);
+        assert_eq!(e.source_ip_addr(), None);
+    }
+
+    #[test]
+    fn lookups() {
+        let e = ev(r#"{"eventName":"X","requestParameters":{"a":[{"b":"1"},{"b":"2"}]},"tlsDetails":{"tlsVersion":"TLSv1.3"},"resources":[{"ARN":"arn:r"}]}"#);
+        let p = |s: &str| s.split('.').map(|k| Segment::Key(k.into())).collect::<Vec<_>>();
+        assert!(matches!(e.lookup(&p("tlsDetails.tlsVersion")), FieldRef::Str("TLSv1.3")));
+        assert!(matches!(e.lookup(&p("requestParameters.a.b")), FieldRef::Missing));
+        let mut path = p("requestParameters.a");
+        path.push(Segment::Index(1));
+        path.push(Segment::Key("b".into()));
+        assert!(matches!(e.lookup(&path), FieldRef::Str("2")));
+        let mut out = vec![];
+        lookup_all(e.request_parameters().unwrap(), &["a", "b"], &mut out);
+        assert_eq!(out.len(), 2);
+        let ids = e.resource_ids();
+        assert!(ids.contains(&"arn:r") && ids.contains(&"2"));
+    }
+}

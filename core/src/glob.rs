@@ -1,0 +1,206 @@
+//! Case-insensitive glob patterns used by every list filter and ignore.
+//!
+//! Syntax (from `globset`): `*` any run of characters (including `/` and `:`), `?` one
+//! character, `[abc]` / `[!abc]` a class, `{a,b}` alternatives, `\` escapes the next character.
+//! Matching ignores case (IAM and most AWS names are case-insensitive). Common shapes
+//! (`exact`, `prefix*`, `*suffix`, `*infix*`) on ASCII text take a fast path that avoids the
+//! regex engine; every other case uses the compiled `globset` matcher, so both paths agree.
+
+use globset::{GlobBuilder, GlobMatcher};
+
+#[derive(Debug, Clone)]
+enum Fast {
+    Any,
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    Complex,
+}
+
+/// One compiled, case-insensitive glob.
+///
+/// ```
+/// use trailalerts::Glob;
+/// let g = Glob::new("arn:aws:iam::*:role/Admin*").unwrap();
+/// assert!(g.is_match("arn:aws:iam::123456789012:role/AdminOps"));
+/// assert!(g.is_match("ARN:AWS:IAM::123456789012:ROLE/ADMIN"));
+/// assert!(!g.is_match("arn:aws:iam::123456789012:role/ReadOnly"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Glob {
+    text: String,
+    fast: Fast,
+    matcher: GlobMatcher,
+}
+
+fn is_meta(c: char) -> bool {
+    matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\')
+}
+
+impl Glob {
+    /// Compiles `pattern`; the error says what is wrong with it.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        // Case-insensitivity is "equal after Unicode lowercasing": the matcher sees lowercase
+        // patterns and (for non-ASCII text) lowercase values; globset's own flag covers ASCII.
+        let lower = pattern.to_lowercase();
+        let matcher = GlobBuilder::new(&lower)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))?
+            .compile_matcher();
+        Ok(Self { text: pattern.to_owned(), fast: classify(&lower), matcher })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True when the pattern has no wildcard, class or alternative.
+    pub fn is_literal(&self) -> bool {
+        matches!(self.fast, Fast::Exact(_))
+    }
+
+    /// The lowercase literal, when [`Glob::is_literal`].
+    pub fn literal(&self) -> Option<&str> {
+        match &self.fast {
+            Fast::Exact(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether `value` matches, ignoring case.
+    pub fn is_match(&self, value: &str) -> bool {
+        if !value.is_ascii() {
+            return self.matcher.is_match(value.to_lowercase());
+        }
+        let v = value.as_bytes();
+        match &self.fast {
+            Fast::Any => true,
+            Fast::Exact(p) => v.eq_ignore_ascii_case(p.as_bytes()),
+            Fast::Prefix(p) => v.len() >= p.len() && v.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes())),
+            Fast::Suffix(p) => {
+                v.len() >= p.len() && v.get(v.len() - p.len()..).is_some_and(|t| t.eq_ignore_ascii_case(p.as_bytes()))
+            }
+            Fast::Contains(p) => contains_ignore_ascii_case(v, p.as_bytes()),
+            Fast::Complex => self.matcher.is_match(value),
+        }
+    }
+}
+
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn classify(p: &str) -> Fast {
+    if !p.is_ascii() {
+        return Fast::Complex;
+    }
+    if p == "*" {
+        return Fast::Any;
+    }
+    let lower = p.to_ascii_lowercase();
+    let inner = |s: &str| !s.chars().any(is_meta);
+    let starts = lower.starts_with('*');
+    let ends = lower.ends_with('*') && lower.len() > 1;
+    let core = lower.trim_start_matches('*').trim_end_matches('*');
+    // Several leading/trailing stars are equivalent to one.
+    match (starts, ends) {
+        (false, false) if inner(&lower) => Fast::Exact(lower),
+        (false, true) if inner(core) => Fast::Prefix(core.to_owned()),
+        (true, false) if inner(core) => Fast::Suffix(core.to_owned()),
+        (true, true) if inner(core) => Fast::Contains(core.to_owned()),
+        _ => Fast::Complex,
+    }
+}
+
+/// A list of globs; an empty list matches anything.
+#[derive(Debug, Clone, Default)]
+pub struct GlobList {
+    globs: Vec<Glob>,
+}
+
+impl GlobList {
+    /// Compiles every pattern; the error names the index of the bad one.
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, (usize, String)> {
+        let globs = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Glob::new(p.as_ref()).map_err(|e| (i, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { globs })
+    }
+    /// True when the list is empty (and so matches anything).
+    pub fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+    }
+    /// The compiled globs.
+    pub fn globs(&self) -> &[Glob] {
+        &self.globs
+    }
+    /// Whether any glob matches `value`.
+    pub fn matches(&self, value: &str) -> bool {
+        self.globs.iter().any(|g| g.is_match(value))
+    }
+    /// Empty lists match anything; otherwise a missing value never matches.
+    pub fn matches_opt(&self, value: Option<&str>) -> bool {
+        self.globs.is_empty() || value.is_some_and(|v| self.matches(v))
+    }
+    /// The lowercase literals of this list, when every entry is a literal.
+    pub fn literals(&self) -> Option<Vec<String>> {
+        if self.globs.is_empty() {
+            return None;
+        }
+        self.globs.iter().map(|g| g.literal().map(str::to_owned)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn shapes_agree_with_matcher() {
+        let cases = [
+            ("alice", "ALICE", true),
+            ("alice", "alice2", false),
+            ("ci-bot*", "CI-BOT-7", true),
+            ("*Unauthorized*", "Client.UnauthorizedOperation", true),
+            ("*UnauthorizedOperation", "Client.UnauthorizedOperation", true),
+            ("AccessDenied*", "accessdeniedexception", true),
+            ("us-?-1", "us-xx-1", false),
+            ("us-?-1", "us-x-1", true),
+            ("us-*-1", "us-east-1", true),
+            ("{a,b}c", "BC", true),
+            ("[ab]x", "cx", false),
+            ("*", "", true),
+            ("", "", true),
+            ("", "x", false),
+        ];
+        for (p, v, want) in cases {
+            let g = Glob::new(p).unwrap();
+            assert_eq!(g.is_match(v), want, "{p} vs {v}");
+            assert_eq!(g.matcher.is_match(v.to_lowercase()), want, "matcher {p} vs {v}");
+        }
+    }
+
+    #[test]
+    fn unicode_case_folding() {
+        let g = Glob::new("ÄRGER*").unwrap();
+        assert!(g.is_match("ärger-user"));
+        let g = Glob::new("straße").unwrap();
+        assert!(g.is_match("STRAßE"));
+    }
+
+    #[test]
+    fn bad_glob_is_rejected() {
+        let e = Glob::new("role/[abc").unwrap_err();
+        assert!(e.contains("role/[abc"), "{e}");
+        let (i, _) = GlobList::new(&["ok", "{a,"]).unwrap_err();
+        assert_eq!(i, 1);
+    }
+}

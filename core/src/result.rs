@@ -1,0 +1,70 @@
+//! Alert results.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::alert::Risk;
+
+/// One alert result: which alert fired on which event, with the raw event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertResult {
+    /// Stable id derived from the alert id and the event id, so re-reading the same event
+    /// gives the same id (storage keeps one result per id).
+    pub id: String,
+    /// The alert.
+    pub alert_id: String,
+    /// The alert's name.
+    pub alert_name: String,
+    /// The alert's risk.
+    pub risk: Risk,
+    /// `eventID` (or a hash of the raw event when it has none).
+    pub event_id: String,
+    /// `eventTime` as written.
+    pub event_time: Option<String>,
+    /// `eventName`.
+    pub event_name: Option<String>,
+    /// `eventSource`.
+    pub event_source: Option<String>,
+    /// `awsRegion`.
+    pub region: Option<String>,
+    /// The most readable user name (see [`crate::Event::display_user`]).
+    pub user: String,
+    /// `sourceIPAddress`.
+    pub source_ip: Option<String>,
+    /// `errorCode`.
+    pub error_code: Option<String>,
+    /// The account (`recipientAccountId` or `userIdentity.accountId`).
+    pub account_id: Option<String>,
+    /// For threshold alerts: how many events were counted when it fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// For threshold alerts: time of the first counted event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
+    /// Whether the alert asks for results to be saved.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub save: bool,
+    /// The CloudTrail event, exactly as read.
+    pub raw: Box<RawValue>,
+}
+
+fn yes() -> bool {
+    true
+}
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// FNV-1a, twice with different offsets, for a 128-bit stable identifier.
+pub(crate) fn stable_id(parts: &[&str]) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for p in parts {
+        for &byte in p.as_bytes().iter().chain(std::iter::once(&0u8)) {
+            a = (a ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3 ^ 0x2_0000);
+        }
+    }
+    format!("{a:016x}{b:016x}")
+}

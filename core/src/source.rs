@@ -1,0 +1,341 @@
+//! Splitting an in-memory buffer into CloudTrail records. Pure: reading files and
+//! decompressing happen in the adapters; this module only sees bytes.
+//!
+//! Accepted shapes, detected from the content:
+//! - a CloudTrail log file `{"Records":[ … ]}` (several concatenated, as `zcat *.gz` gives),
+//! - a JSON array of events,
+//! - JSON Lines (one event per line) or any sequence of event objects,
+//! - a single event object.
+//!
+//! A record that is not valid JSON is reported with its position and skipped. Inside a
+//! `Records` array a syntax error ends that array (a truncated file keeps every record before the
+//! damage); at the top level the reader resumes at the next line that starts with `{` or `[`.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{EventError, Position};
+
+/// One record's JSON text and where it was found.
+#[derive(Debug, Clone)]
+pub struct RawRecord<'a> {
+    /// The record's JSON text.
+    pub raw: &'a str,
+    /// Its position (line for top-level values, record index inside a `Records` array).
+    pub position: Position,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Top,
+    // Inside `[ … ]`; `wrapped` when the array is the value of a `Records` key.
+    Array { wrapped: bool, line: u64, index: u64 },
+    Done,
+}
+
+/// Iterator over the records of a buffer. Yields `Err` for each bad record and carries on.
+///
+/// ```
+/// use trailalerts::Records;
+/// let buf = br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#;
+/// let recs: Vec<_> = Records::new(buf).collect::<Result<_, _>>().unwrap();
+/// assert_eq!(recs.len(), 2);
+/// assert_eq!(recs[1].position.record, Some(1));
+///
+/// let jsonl = b"{\"eventName\":\"A\"}\nnot json\n{\"eventName\":\"B\"}\n";
+/// let all: Vec<_> = Records::new(jsonl).collect();
+/// assert!(all[0].is_ok() && all[1].is_err() && all[2].is_ok());
+/// assert_eq!(all[1].as_ref().unwrap_err().position().line, Some(2));
+/// ```
+#[derive(Debug)]
+pub struct Records<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    state: State,
+    // Line counting is incremental: offsets only move forward.
+    line_at: usize,
+    line: u64,
+}
+
+impl<'a> Records<'a> {
+    /// Starts reading `buf` (a UTF-8 byte order mark is skipped).
+    pub fn new(buf: &'a [u8]) -> Self {
+        let pos = if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        Self { buf, pos, state: State::Top, line_at: 0, line: 1 }
+    }
+
+    fn line_of(&mut self, offset: usize) -> u64 {
+        if offset >= self.line_at {
+            let seg = self.buf.get(self.line_at..offset).unwrap_or_default();
+            self.line += seg.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.line_at = offset;
+        }
+        self.line
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.buf.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Parses one JSON value at `self.pos`, returning its text and end offset.
+    fn value_at(&self) -> Result<(&'a str, usize), (usize, String)> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let mut de = serde_json::Deserializer::from_slice(rest);
+        match <&RawValue>::deserialize(&mut de) {
+            Ok(v) => {
+                let text = v.get();
+                let start = text.as_ptr() as usize - self.buf.as_ptr() as usize;
+                Ok((text, start + text.len()))
+            }
+            Err(e) => {
+                let at = self.pos + offset_in(rest, e.line(), e.column());
+                let msg = crate::event::describe_json_error(&e);
+                let msg = msg.split(" (at column").next().unwrap_or(&msg).to_owned();
+                Err((at, msg))
+            }
+        }
+    }
+
+    /// Skips to the next line that begins with `{` or `[`, after a top-level error.
+    fn resync(&mut self) {
+        let mut i = self.pos;
+        while let Some(&b) = self.buf.get(i) {
+            i += 1;
+            if b == b'\n' && matches!(self.buf.get(i), Some(b'{' | b'[')) {
+                self.pos = i;
+                return;
+            }
+        }
+        self.pos = self.buf.len();
+    }
+
+    /// At `{`: is this a `{"Records": [` wrapper? If so, consume through `[`.
+    fn enter_records(&mut self) -> bool {
+        let mut i = self.pos + 1;
+        let ws = |b: &[u8], mut i: usize| {
+            while let Some(b' ' | b'\t' | b'\r' | b'\n') = b.get(i) {
+                i += 1;
+            }
+            i
+        };
+        i = ws(self.buf, i);
+        if !self.buf.get(i..).is_some_and(|r| r.starts_with(b"\"Records\"")) {
+            return false;
+        }
+        i = ws(self.buf, i + 9);
+        if self.buf.get(i) != Some(&b':') {
+            return false;
+        }
+        i = ws(self.buf, i + 1);
+        if self.buf.get(i) != Some(&b'[') {
+            return false;
+        }
+        self.pos = i + 1;
+        true
+    }
+
+    /// An error for the value starting at `start`, found at byte `at`.
+    fn err(&mut self, start: usize, at: usize, record: Option<u64>, problem: String) -> EventError {
+        let line = self.line_of(start);
+        EventError::new(Position { source: None, line: Some(line), record, offset: Some(at as u64) }, problem)
+    }
+
+    fn next_top(&mut self) -> Option<Result<RawRecord<'a>, EventError>> {
+        self.skip_ws();
+        let start = self.pos;
+        match self.peek()? {
+            b'{' => {
+                let line = self.line_of(start);
+                if self.enter_records() {
+                    self.state = State::Array { wrapped: true, line, index: 0 };
+                    return self.next();
+                }
+                match self.value_at() {
+                    Ok((raw, end)) => {
+                        self.pos = end;
+                        Some(Ok(RawRecord { raw, position: Position { line: Some(line), offset: Some(start as u64), ..Position::default() } }))
+                    }
+                    Err((at, msg)) => {
+                        let e = self.err(start, at, None, msg);
+                        self.resync();
+                        Some(Err(e))
+                    }
+                }
+            }
+            b'[' => {
+                let line = self.line_of(start);
+                self.pos += 1;
+                self.state = State::Array { wrapped: false, line, index: 0 };
+                self.next()
+            }
+            other => {
+                let what = if other.is_ascii_graphic() { format!("`{}`", other as char) } else { format!("byte 0x{other:02x}") };
+                let e = self.err(start, start, None, format!("expected a JSON object or array, found {what}"));
+                self.resync();
+                Some(Err(e))
+            }
+        }
+    }
+
+    fn next_in_array(&mut self, wrapped: bool, line: u64, index: u64) -> Option<Result<RawRecord<'a>, EventError>> {
+        self.skip_ws();
+        if self.peek() == Some(b',') && index > 0 {
+            self.pos += 1;
+            self.skip_ws();
+        }
+        match self.peek() {
+            Some(b']') => {
+                self.pos += 1;
+                self.state = State::Top;
+                if wrapped {
+                    return self.close_wrapper();
+                }
+                return self.next();
+            }
+            None => {
+                self.state = State::Done;
+                let at = self.pos;
+                return Some(Err(self.err(at, at, Some(index), "unexpected end of input inside the records array (truncated file?)".into())));
+            }
+            _ => {}
+        }
+        let start = self.pos;
+        match self.value_at() {
+            Ok((raw, end)) => {
+                self.pos = end;
+                self.state = State::Array { wrapped, line, index: index + 1 };
+                Some(Ok(RawRecord {
+                    raw,
+                    position: Position { source: None, line: Some(line), record: Some(index), offset: Some(start as u64) },
+                }))
+            }
+            Err((at, msg)) => {
+                let skipped = self.buf.len() - start;
+                self.state = State::Done;
+                Some(Err(self.err(start, at, Some(index), format!("{msg}; the rest of this input ({skipped} bytes) was skipped"))))
+            }
+        }
+    }
+
+    /// After the `]` of `{"Records":[…]`: skip any further keys, then the closing `}`.
+    fn close_wrapper(&mut self) -> Option<Result<RawRecord<'a>, EventError>> {
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    return self.next();
+                }
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                    // key, colon, value
+                    let ok = self.value_at().ok().map(|(_, end)| self.pos = end).is_some() && {
+                        self.skip_ws();
+                        self.peek() == Some(b':')
+                    } && {
+                        self.pos += 1;
+                        self.skip_ws();
+                        self.value_at().ok().map(|(_, end)| self.pos = end).is_some()
+                    };
+                    if !ok {
+                        let at = self.pos;
+                        self.state = State::Done;
+                        return Some(Err(self.err(at, at, None, "malformed log file object after the records array".into())));
+                    }
+                }
+                _ => {
+                    let at = self.pos;
+                    self.state = State::Done;
+                    return Some(Err(self.err(at, at, None, "expected `}` after the records array".into())));
+                }
+            }
+        }
+    }
+}
+
+/// Converts serde_json's 1-based line/column into a byte offset within `buf`.
+fn offset_in(buf: &[u8], line: usize, column: usize) -> usize {
+    let mut off = 0usize;
+    let mut l = 1usize;
+    while l < line {
+        match buf.get(off..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
+            Some(p) => {
+                off += p + 1;
+                l += 1;
+            }
+            None => return buf.len(),
+        }
+    }
+    (off + column.saturating_sub(1)).min(buf.len())
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<RawRecord<'a>, EventError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.state {
+            State::Done => None,
+            State::Top => self.next_top(),
+            State::Array { wrapped, line, index } => self.next_in_array(wrapped, line, index),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::indexing_slicing, reason = "tests")]
+    use super::*;
+
+    fn collect(b: &[u8]) -> (Vec<String>, Vec<EventError>) {
+        let mut ok = vec![];
+        let mut bad = vec![];
+        for r in Records::new(b) {
+            match r {
+                Ok(r) => ok.push(r.raw.to_owned()),
+                Err(e) => bad.push(e),
+            }
+        }
+        (ok, bad)
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(collect(br#"{"eventName":"A"}"#).0.len(), 1);
+        assert_eq!(collect(br#"[{"eventName":"A"}, {"eventName":"B"}]"#).0.len(), 2);
+        assert_eq!(collect(b"{\"Records\":[]}").0.len(), 0);
+        assert_eq!(collect(b"").0.len(), 0);
+        assert_eq!(collect(b"\xEF\xBB\xBF{\"Records\" : [ {\"a\":1} ] , \"x\": {\"y\":[1]} }").0.len(), 1);
+        // zcat of two log files: no separator at all
+        let (ok, bad) = collect(br#"{"Records":[{"a":1},{"a":2}]}{"Records":[{"a":3}]}"#);
+        assert_eq!((ok.len(), bad.len()), (3, 0));
+    }
+
+    #[test]
+    fn truncated_log_keeps_earlier_records() {
+        let (ok, bad) = collect(br#"{"Records":[{"a":1},{"a":2},{"a":"#);
+        assert_eq!(ok.len(), 2);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].position().record, Some(2));
+        assert!(bad[0].problem().contains("skipped"), "{}", bad[0]);
+        let (ok, bad) = collect(br#"{"Records":[{"a":1}"#);
+        assert_eq!((ok.len(), bad.len()), (1, 1));
+    }
+
+    #[test]
+    fn jsonl_errors_are_positioned_and_skipped() {
+        let b = b"{\"a\":1}\n{\"a\":\n{\"a\":3}\n\xff\xfe\n{\"a\":\"\xff\"}\n{\"a\":5}";
+        let (ok, bad) = collect(b);
+        assert_eq!(ok, vec![r#"{"a":1}"#.to_owned(), r#"{"a":3}"#.into(), r#"{"a":5}"#.into()]);
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert_eq!(bad[0].position().line, Some(2));
+        assert_eq!(bad[1].position().line, Some(4));
+        assert_eq!(bad[2].position().line, Some(5));
+    }
+}

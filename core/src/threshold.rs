@@ -1,0 +1,202 @@
+//! Threshold state: per alert and group key, the event times that matched but have not fired yet.
+//!
+//! An alert with `threshold: {count: N, window_seconds: W}` fires on the N-th matching event
+//! whose `eventTime` lies within W seconds of the current event (either side, so out-of-order
+//! archives give the same answer as ordered ones); after firing, the group starts again from zero.
+//! Times are kept for twice the window behind the newest event of the group, so late events
+//! still find their neighbours.
+//!
+//! Memory is bounded: at most `max_groups` groups are tracked. When full, groups whose newest
+//! event is older than twice their window behind the newest event seen are dropped first, then
+//! the least recently active tenth; each dropped group counts in [`ThresholdTracker::evictions`].
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Default bound on tracked threshold groups.
+pub const DEFAULT_MAX_GROUPS: usize = 200_000;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Group {
+    times: Vec<i64>,
+    latest: i64,
+    window_ms: i64,
+}
+
+/// One group's saved state, for persistence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdEntry {
+    /// The alert.
+    pub alert_id: String,
+    /// The group key (values of `group_by`, joined by `\u{1f}`; empty without `group_by`).
+    pub group: String,
+    /// Event times (ms since the epoch) counted so far, ascending.
+    pub times: Vec<i64>,
+    /// The alert's window in milliseconds.
+    pub window_ms: i64,
+}
+
+/// What a threshold reported when it fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fired {
+    /// How many events were counted.
+    pub count: u32,
+    /// Time of the earliest counted event.
+    pub first_ms: i64,
+    /// Time of the latest counted event.
+    pub last_ms: i64,
+}
+
+/// Tracks threshold counts. See the module documentation for semantics.
+#[derive(Debug, Clone)]
+pub struct ThresholdTracker {
+    groups: HashMap<(String, String), Group>,
+    max_groups: usize,
+    newest: i64,
+    evictions: u64,
+}
+
+impl Default for ThresholdTracker {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_GROUPS)
+    }
+}
+
+impl ThresholdTracker {
+    /// A tracker holding at most `max_groups` groups (at least 1).
+    pub fn new(max_groups: usize) -> Self {
+        Self { groups: HashMap::new(), max_groups: max_groups.max(1), newest: i64::MIN, evictions: 0 }
+    }
+
+    /// Groups dropped to keep memory bounded.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Groups currently tracked.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// True when nothing is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Counts one matching event at `t_ms`; returns `Some` when the threshold fires.
+    ///
+    /// ```
+    /// let mut t = trailalerts::ThresholdTracker::default();
+    /// assert!(t.observe("a", "", 0, 3, 60_000).is_none());
+    /// assert!(t.observe("a", "", 30_000, 3, 60_000).is_none());
+    /// assert_eq!(t.observe("a", "", 60_000, 3, 60_000).map(|f| f.count), Some(3));
+    /// assert!(t.observe("a", "", 61_000, 3, 60_000).is_none()); // starts again
+    /// ```
+    pub fn observe(&mut self, alert_id: &str, group: &str, t_ms: i64, count: u32, window_ms: i64) -> Option<Fired> {
+        self.newest = self.newest.max(t_ms);
+        let key = (alert_id.to_owned(), group.to_owned());
+        if !self.groups.contains_key(&key) && self.groups.len() >= self.max_groups {
+            self.make_room();
+        }
+        let g = self.groups.entry(key).or_default();
+        g.window_ms = window_ms;
+        let at = g.times.partition_point(|&x| x <= t_ms);
+        g.times.insert(at, t_ms);
+        g.latest = g.latest.max(t_ms);
+        let keep_from = g.latest.saturating_sub(window_ms.saturating_mul(2));
+        let drop = g.times.partition_point(|&x| x < keep_from);
+        g.times.drain(..drop);
+        let lo = g.times.partition_point(|&x| x < t_ms.saturating_sub(window_ms));
+        let hi = g.times.partition_point(|&x| x <= t_ms.saturating_add(window_ms));
+        let n = hi.saturating_sub(lo);
+        if n >= count as usize {
+            let first_ms = g.times.get(lo).copied().unwrap_or(t_ms);
+            let last_ms = g.times.get(hi.saturating_sub(1)).copied().unwrap_or(t_ms);
+            g.times.clear();
+            return Some(Fired { count: u32::try_from(n).unwrap_or(u32::MAX), first_ms, last_ms });
+        }
+        None
+    }
+
+    fn make_room(&mut self) {
+        let newest = self.newest;
+        let before = self.groups.len();
+        self.groups.retain(|_, g| !g.times.is_empty() && g.latest >= newest.saturating_sub(g.window_ms.saturating_mul(2)));
+        if self.groups.len() >= self.max_groups {
+            let mut ages: Vec<i64> = self.groups.values().map(|g| g.latest).collect();
+            let cut_at = (ages.len() / 10).max(1);
+            ages.select_nth_unstable(cut_at.saturating_sub(1));
+            let cutoff = ages.get(cut_at.saturating_sub(1)).copied().unwrap_or(i64::MIN);
+            self.groups.retain(|_, g| g.latest > cutoff);
+        }
+        self.evictions += (before - self.groups.len()) as u64;
+    }
+
+    /// Forgets one alert's state (e.g. when its definition changes).
+    pub fn reset_alert(&mut self, alert_id: &str) {
+        self.groups.retain(|k, _| k.0 != alert_id);
+    }
+
+    /// The state to persist, sorted for stable output.
+    pub fn snapshot(&self) -> Vec<ThresholdEntry> {
+        let mut out: Vec<ThresholdEntry> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| !g.times.is_empty())
+            .map(|((a, k), g)| ThresholdEntry { alert_id: a.clone(), group: k.clone(), times: g.times.clone(), window_ms: g.window_ms })
+            .collect();
+        out.sort_by(|a, b| (&a.alert_id, &a.group).cmp(&(&b.alert_id, &b.group)));
+        out
+    }
+
+    /// Restores persisted state (replacing the current state).
+    pub fn restore(&mut self, entries: Vec<ThresholdEntry>) {
+        self.groups.clear();
+        for e in entries {
+            let mut times = e.times;
+            times.sort_unstable();
+            let latest = times.last().copied().unwrap_or(i64::MIN);
+            self.newest = self.newest.max(latest);
+            self.groups.insert((e.alert_id, e.group), Group { times, latest, window_ms: e.window_ms });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_boundary_is_inclusive() {
+        let mut t = ThresholdTracker::default();
+        assert!(t.observe("a", "", 0, 2, 60_000).is_none());
+        assert!(t.observe("a", "", 60_000, 2, 60_000).is_some());
+        assert!(t.observe("a", "", 200_000, 2, 60_000).is_none());
+        assert!(t.observe("a", "", 260_001, 2, 60_000).is_none(), "1 ms past the window");
+    }
+
+    #[test]
+    fn groups_are_separate_and_out_of_order_counts() {
+        let mut t = ThresholdTracker::default();
+        assert!(t.observe("a", "alice", 10_000, 2, 60_000).is_none());
+        assert!(t.observe("a", "bob", 10_000, 2, 60_000).is_none());
+        assert!(t.observe("b", "alice", 10_000, 2, 60_000).is_none());
+        // Out of order: an earlier event arriving later still falls in the window.
+        assert_eq!(t.observe("a", "alice", 5_000, 2, 60_000).map(|f| (f.count, f.first_ms, f.last_ms)), Some((2, 5_000, 10_000)));
+    }
+
+    #[test]
+    fn snapshot_roundtrip_and_bounded_groups() {
+        let mut t = ThresholdTracker::new(100);
+        for i in 0..1000 {
+            t.observe("a", &format!("g{i}"), i * 1000, 5, 10_000);
+        }
+        assert!(t.len() <= 100);
+        assert!(t.evictions() >= 900);
+        let snap = t.snapshot();
+        let mut u = ThresholdTracker::new(100);
+        u.restore(snap.clone());
+        assert_eq!(u.snapshot(), snap);
+    }
+}
