@@ -1,1 +1,7 @@
+//! Reference adapters for [`trailalerts`]: each behind its own cargo feature, none on by default.
+//!
+//! - `files`: read CloudTrail log files (`.json`, `.json.gz`, JSON Lines, directories) and scan
+//!   them with an engine.
 
+#[cfg(feature = "files")]
+pub mod files;

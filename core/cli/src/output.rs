@@ -1,0 +1,144 @@
+//! Result and alert-list rendering.
+
+use std::io::{self, Write};
+
+use trailalerts::{AlertDef, AlertResult};
+
+use crate::Format;
+
+const CSV_COLUMNS: &[&str] = &[
+    "id", "alert_id", "alert_name", "risk", "event_id", "event_time", "event_name", "event_source", "region", "user",
+    "source_ip", "error_code", "account_id", "count",
+];
+
+/// Streams results in one format.
+pub struct ResultWriter<W: Write> {
+    w: W,
+    format: Format,
+    rows: usize,
+}
+
+/// Quotes a CSV cell per RFC 4180. Cells that a spreadsheet would run as a formula
+/// (`=`, `+`, `@`, tab, CR first) get a leading `'`: event fields are attacker-chosen.
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Keeps table cells on one line and within `width` characters.
+fn cell(s: &str, width: usize) -> String {
+    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if clean.chars().count() <= width {
+        format!("{clean:<width$}")
+    } else {
+        let mut t: String = clean.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+impl<W: Write> ResultWriter<W> {
+    pub fn new(w: W, format: Format) -> Self {
+        Self { w, format, rows: 0 }
+    }
+
+    pub fn write(&mut self, r: &AlertResult) -> io::Result<()> {
+        if self.rows == 0 {
+            self.header()?;
+        }
+        self.rows += 1;
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.w, r).map_err(io::Error::other)?;
+                writeln!(self.w)
+            }
+            Format::Csv => {
+                let cells = [
+                    r.id.clone(), r.alert_id.clone(), r.alert_name.clone(), r.risk.to_string(), r.event_id.clone(), o(&r.event_time),
+                    o(&r.event_name), o(&r.event_source), o(&r.region), r.user.clone(), o(&r.source_ip), o(&r.error_code),
+                    o(&r.account_id), r.count.map(|c| c.to_string()).unwrap_or_default(),
+                ];
+                let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                write!(self.w, "{}\r\n", line.join(","))
+            }
+            Format::Table => {
+                let count = r.count.map(|c| format!("×{c}")).unwrap_or_default();
+                writeln!(
+                    self.w,
+                    "{} {} {} {} {} {} {} {}",
+                    cell(&o(&r.event_time), 20),
+                    cell(r.risk.as_str(), 8),
+                    cell(&r.alert_id, 34),
+                    cell(&o(&r.event_name), 30),
+                    cell(&r.user, 28),
+                    cell(&o(&r.region), 14),
+                    cell(&o(&r.source_ip), 16),
+                    count
+                )
+            }
+        }
+    }
+
+    fn header(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => Ok(()),
+            Format::Csv => write!(self.w, "{}\r\n", CSV_COLUMNS.join(",")),
+            Format::Table => writeln!(
+                self.w,
+                "{} {} {} {} {} {} {} COUNT",
+                cell("TIME", 20),
+                cell("RISK", 8),
+                cell("ALERT", 34),
+                cell("EVENT", 30),
+                cell("USER", 28),
+                cell("REGION", 14),
+                cell("SOURCE IP", 16)
+            ),
+        }
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.rows == 0 {
+            match self.format {
+                Format::Table => writeln!(self.w, "No alerts fired.")?,
+                Format::Csv => self.header()?,
+                Format::Jsonl => {}
+            }
+        }
+        self.w.flush()
+    }
+}
+
+pub fn alert_table(w: &mut impl Write, defs: &[AlertDef]) -> io::Result<()> {
+    writeln!(w, "{} {} {} NAME", cell("ID", 44), cell("RISK", 8), cell("ENABLED", 7))?;
+    for d in defs {
+        writeln!(w, "{} {} {} {}", cell(&d.id, 44), cell(d.risk.as_str(), 8), cell(if d.enabled { "yes" } else { "no" }, 7), d.name)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting_and_formula_neutralising() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("@SUM(1)"), "'@SUM(1)");
+    }
+
+    #[test]
+    fn table_cells_stay_on_one_line() {
+        assert_eq!(cell("a\nb", 5), "a b  ");
+        assert_eq!(cell("abcdefgh", 5), "abcd…");
+    }
+}
