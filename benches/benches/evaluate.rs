@@ -1,1 +1,84 @@
-fn main(){}
+//! Evaluation throughput over a realistic event mix, with 25 and 500 alerts.
+//! Method and results: benches/README.md.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use trailalerts::{Engine, Event};
+use trailalerts_benches::{custom_alerts, events};
+
+const N: usize = 20_000;
+
+fn engine(custom: usize) -> Engine {
+    let mut b = Engine::builder().builtin(true);
+    if custom > 0 {
+        b = b.alerts_json(&custom_alerts(custom, 7)).unwrap_or_else(|e| unreachable(e));
+    }
+    b.build().unwrap_or_else(|e| unreachable(e))
+}
+
+#[expect(clippy::panic, reason = "bench setup")]
+fn unreachable(e: impl std::fmt::Display) -> ! {
+    panic!("bench setup failed: {e}")
+}
+
+fn bench(c: &mut Criterion) {
+    let raw = events(N, 42);
+    let bytes: usize = raw.iter().map(String::len).sum();
+    let parsed: Vec<Event<'_>> = raw.iter().map(|r| Event::parse(r).unwrap_or_else(|e| unreachable(e))).collect();
+
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("event", |b| b.iter(|| raw.iter().filter(|r| Event::parse(black_box(r)).is_ok_and(|e| e.time_ms().is_some())).count()));
+    g.finish();
+
+    let mut g = c.benchmark_group("evaluate");
+    g.throughput(Throughput::Elements(N as u64));
+    let builtin = trailalerts::builtin_alerts().len();
+    for total in [25usize, 500] {
+        let mut eng = engine(total.saturating_sub(builtin));
+        assert_eq!(eng.alerts().count(), total.max(builtin));
+        g.bench_function(format!("{total}_alerts"), |b| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                let mut n = 0;
+                for ev in &parsed {
+                    // Fresh Event state per pass would re-parse; the lazily parsed subtrees are
+                    // cached after the first pass, as they would be within one evaluation.
+                    eng.evaluate_into(black_box(ev), &mut out);
+                    n += out.len();
+                    out.clear();
+                }
+                n
+            });
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("parse_and_evaluate");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    for total in [25usize, 500] {
+        let mut eng = engine(total.saturating_sub(builtin));
+        g.bench_function(format!("{total}_alerts"), |b| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                let mut n = 0;
+                for r in &raw {
+                    if let Ok(ev) = Event::parse(black_box(r)) {
+                        eng.evaluate_into(&ev, &mut out);
+                        n += out.len();
+                        out.clear();
+                    }
+                }
+                n
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);

@@ -633,7 +633,7 @@ impl CompiledAlert {
                 return false;
             }
         }
-        if !self.resources.is_empty() && !ev.resource_ids().iter().any(|r| self.resources.matches(r)) {
+        if !self.resources.is_empty() && !ev.any_resource_id(|r| self.resources.matches(r)) {
             return false;
         }
         if !self.request.is_empty() {

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde_json::value::RawValue;
 
 use crate::alert::{AlertDef, CompiledAlert, GroupKey, IgnoreDef, Ignore};
 use crate::error::AlertError;
@@ -214,6 +213,7 @@ impl EngineBuilder {
         let mut engine = Engine {
             alerts,
             by_name: HashMap::new(),
+            by_prefix: Vec::new(),
             by_source: HashMap::new(),
             always: Vec::new(),
             global_ignores: ignores,
@@ -250,6 +250,8 @@ pub struct Match {
 pub struct Engine {
     alerts: Vec<CompiledAlert>,
     by_name: HashMap<String, Vec<usize>>,
+    // Event-name prefixes of wildcard globs, grouped by prefix length (few distinct lengths).
+    by_prefix: Vec<(usize, HashMap<String, Vec<usize>>)>,
     by_source: HashMap<String, Vec<usize>>,
     always: Vec<usize>,
     global_ignores: Vec<Ignore>,
@@ -328,32 +330,56 @@ impl Engine {
         self.thresholds.restore(entries);
     }
 
+    /// Builds the index: each enabled alert goes under the event names (exact or by literal
+    /// prefix) it can match, else under the services it can match, else on the "always" list.
     fn reindex(&mut self) {
         self.by_name.clear();
+        self.by_prefix.clear();
         self.by_source.clear();
         self.always.clear();
+        let mut prefixes: HashMap<usize, HashMap<String, Vec<usize>>> = HashMap::new();
         for (i, a) in self.alerts.iter().enumerate() {
             if !a.def.enabled {
                 continue;
             }
-            let from_list = a.events.literals();
-            let from_pattern = a.pattern.as_ref().and_then(|p| p.event_names());
+            // Every glob of the `events` list needs a non-empty literal start to be indexable.
+            let from_list: Option<Vec<(String, bool)>> = if a.events.is_empty() {
+                None
+            } else {
+                a.events
+                    .globs()
+                    .iter()
+                    .map(|g| match g.literal() {
+                        Some(l) => Some((l.to_owned(), true)),
+                        None if !g.literal_prefix().is_empty() => Some((g.literal_prefix().to_owned(), false)),
+                        None => None,
+                    })
+                    .collect()
+            };
+            let from_pattern = a
+                .pattern
+                .as_ref()
+                .and_then(|p| p.event_names())
+                .map(|v| v.into_iter().map(|n| (n.to_lowercase(), true)).collect::<Vec<_>>());
             let names = match (from_list, from_pattern) {
                 (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),
                 (x, y) => x.or(y),
             };
-            if let Some(names) = names {
-                let mut names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+            if let Some(mut names) = names {
                 names.sort();
                 names.dedup();
-                for n in names {
-                    self.by_name.entry(n).or_default().push(i);
+                for (key, exact) in names {
+                    if exact {
+                        self.by_name.entry(key).or_default().push(i);
+                    } else {
+                        prefixes.entry(key.len()).or_default().entry(key).or_default().push(i);
+                    }
                 }
                 continue;
             }
             let sources = a.services.literals().or_else(|| a.pattern.as_ref().and_then(|p| p.event_sources()));
             if let Some(sources) = sources {
-                let mut sources: Vec<String> = sources.iter().map(|n| n.to_ascii_lowercase()).collect();
+                let mut sources: Vec<String> = sources.iter().map(|n| n.to_lowercase()).collect();
                 sources.sort();
                 sources.dedup();
                 for s in sources {
@@ -363,6 +389,8 @@ impl Engine {
             }
             self.always.push(i);
         }
+        self.by_prefix = prefixes.into_iter().collect();
+        self.by_prefix.sort_by_key(|p| p.0);
     }
 
     /// The alerts whose filters and ignores pass for `ev` (thresholds not applied), in alert
@@ -382,24 +410,33 @@ impl Engine {
         out.clear();
         if let Some(name) = ev.event_name() {
             scratch.clear();
-            scratch.push_str(name);
-            scratch.make_ascii_lowercase();
+            if name.is_ascii() {
+                scratch.push_str(name);
+                scratch.make_ascii_lowercase();
+            } else {
+                scratch.push_str(&name.to_lowercase());
+            }
             if let Some(v) = self.by_name.get(scratch.as_str()) {
                 out.extend_from_slice(v);
+            }
+            for (len, map) in &self.by_prefix {
+                if let Some(v) = scratch.get(..*len).and_then(|p| map.get(p)) {
+                    out.extend_from_slice(v);
+                }
             }
         }
         if !self.by_source.is_empty()
             && let Some(src) = ev.event_source()
         {
             scratch.clear();
-            scratch.push_str(src);
-            scratch.make_ascii_lowercase();
+            scratch.push_str(&src.to_lowercase());
             if let Some(v) = self.by_source.get(scratch.as_str()) {
                 out.extend_from_slice(v);
             }
         }
         out.extend_from_slice(&self.always);
         out.sort_unstable();
+        out.dedup();
     }
 
     fn passes(&self, i: usize, ev: &Event<'_>) -> bool {
@@ -503,8 +540,6 @@ fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
 fn make_result(a: &CompiledAlert, ev: &Event<'_>, fired: Option<crate::threshold::Fired>) -> AlertResult {
     let event_id = ev.event_id().map_or_else(|| stable_id(&[ev.raw()]), str::to_owned);
     let id = stable_id(&[&a.def.id, &event_id]);
-    // Cannot fail in practice: the text was parsed as JSON already.
-    let raw = RawValue::from_string(ev.raw().to_owned()).unwrap_or_default();
     AlertResult {
         id,
         alert_id: a.def.id.clone(),
@@ -522,6 +557,6 @@ fn make_result(a: &CompiledAlert, ev: &Event<'_>, fired: Option<crate::threshold
         count: fired.map(|f| f.count),
         window_start: fired.map(|f| format_epoch_ms(f.first_ms)),
         save: a.def.save_results,
-        raw,
+        raw: ev.shared_raw(),
     }
 }

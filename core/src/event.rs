@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::Arc;
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -163,6 +164,10 @@ pub enum FieldRef<'v> {
 #[derive(Debug)]
 pub struct Event<'a> {
     raw: &'a str,
+    // Set when the text is already known to be one valid JSON value (from the record reader).
+    checked: Option<&'a RawValue>,
+    // The raw event shared by every result of this event (one copy, however many alerts fire).
+    shared: OnceCell<Arc<RawValue>>,
     f: Fields<'a>,
     time_ms: Option<i64>,
     whole: OnceCell<Option<Value>>,
@@ -179,11 +184,32 @@ impl<'a> Event<'a> {
     /// Parses one event from its JSON text. The error text names the problem (and, for wrong
     /// types, the field); callers add the record's position.
     pub fn parse(raw: &'a str) -> Result<Self, String> {
+        Self::parse_inner(raw, None)
+    }
+
+    /// Parses a record the reader already delimited as one JSON value (saves re-validating the
+    /// text when results copy it).
+    pub fn from_raw_value(raw: &'a RawValue) -> Result<Self, String> {
+        Self::parse_inner(raw.get(), Some(raw))
+    }
+
+    fn parse_inner(raw: &'a str, checked: Option<&'a RawValue>) -> Result<Self, String> {
         let trimmed = raw.trim_start();
         if !trimmed.starts_with('{') {
             return Err("expected a JSON object for a CloudTrail event".to_owned());
         }
-        let f: Fields<'a> = serde_json::from_str(raw).map_err(|e| describe_json_error(&e))?;
+        let f: Fields<'a> = match serde_json::from_str(raw) {
+            Ok(f) => f,
+            // Only on failure: parse again tracking the path, to name the offending field.
+            Err(e) => {
+                let mut de = serde_json::Deserializer::from_str(raw);
+                let field = match serde_path_to_error::deserialize::<_, Fields<'_>>(&mut de) {
+                    Err(pe) if pe.path().to_string() != "." => format!("field `{}`: ", pe.path()),
+                    _ => String::new(),
+                };
+                return Err(format!("{field}{}", describe_json_error(&e)));
+            }
+        };
         if f.event_name.is_none() {
             return Err("missing field `eventName`".to_owned());
         }
@@ -194,6 +220,8 @@ impl<'a> Event<'a> {
             .and_then(parse_event_time);
         Ok(Self {
             raw,
+            checked,
+            shared: OnceCell::new(),
             f,
             time_ms,
             whole: OnceCell::new(),
@@ -207,6 +235,20 @@ impl<'a> Event<'a> {
     pub fn raw(&self) -> &'a str {
         self.raw
     }
+    /// The raw event as a shared JSON value, copied once per event on first use.
+    pub fn shared_raw(&self) -> Arc<RawValue> {
+        self.shared
+            .get_or_init(|| {
+                let boxed = match self.checked {
+                    Some(r) => r.to_owned(),
+                    // `parse` succeeded, so the text is valid JSON; the fallback is unreachable.
+                    None => RawValue::from_string(self.raw.to_owned()).unwrap_or_default(),
+                };
+                Arc::from(boxed)
+            })
+            .clone()
+    }
+
     /// `eventID`.
     pub fn event_id(&self) -> Option<&str> {
         self.f.event_id.as_deref()
@@ -377,11 +419,30 @@ impl<'a> Event<'a> {
     /// Every resource identifier: each `resources[].ARN` and every string value found anywhere
     /// inside `requestParameters` and `responseElements`.
     pub fn resource_ids(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.resource_arns().collect();
-        for v in [self.request_parameters(), self.response_elements()].into_iter().flatten() {
-            collect_strings(v, &mut out);
-        }
+        let mut out = Vec::new();
+        self.any_resource_id(|s| {
+            out.push(s);
+            false
+        });
         out
+    }
+
+    /// Whether `f` holds for any resource identifier (stops at the first).
+    pub fn any_resource_id<'s>(&'s self, mut f: impl FnMut(&'s str) -> bool) -> bool {
+        if self.resource_arns().any(&mut f) {
+            return true;
+        }
+        // Iterative walk: hostile events may nest deeply.
+        let mut stack: Vec<&Value> = [self.request_parameters(), self.response_elements()].into_iter().flatten().collect();
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) if f(s) => return true,
+                Value::Array(a) => stack.extend(a.iter()),
+                Value::Object(m) => stack.extend(m.values()),
+                _ => {}
+            }
+        }
+        false
     }
 
     /// Looks up a `$.a.b[0]` style path with CloudWatch Logs semantics: keys descend into
@@ -405,6 +466,11 @@ impl<'a> Event<'a> {
                 return v.map_or(FieldRef::Missing, FieldRef::Str);
             }
         }
+        if first == "userIdentity"
+            && let Some(v) = self.identity_field(rest)
+        {
+            return v.map_or(FieldRef::Missing, FieldRef::Str);
+        }
         fn sub<'v>(v: Option<&'v Value>, rest: &[Segment]) -> FieldRef<'v> {
             v.map_or(FieldRef::Missing, |v| descend(v, rest))
         }
@@ -416,6 +482,40 @@ impl<'a> Event<'a> {
                 Some(t) => descend(t, path),
                 None => FieldRef::Missing,
             },
+        }
+    }
+}
+
+impl Event<'_> {
+    /// Fast path for `userIdentity.*` string fields the typed view holds. `None` means "not a
+    /// typed field, look in the tree"; `Some(None)` means "typed, and absent".
+    fn identity_field(&self, rest: &[Segment]) -> Option<Option<&str>> {
+        let id = self.identity();
+        let key = |i: usize| match rest.get(i) {
+            Some(Segment::Key(k)) => Some(k.as_str()),
+            _ => None,
+        };
+        fn s<'x>(v: Option<&'x S<'_>>) -> Option<&'x str> {
+            v.and_then(|c| c.as_deref())
+        }
+        match (rest.len(), key(0)) {
+            (1, Some("type")) => Some(s(id.map(|i| &i.kind))),
+            (1, Some("userName")) => Some(s(id.map(|i| &i.user_name))),
+            (1, Some("arn")) => Some(s(id.map(|i| &i.arn))),
+            (1, Some("accountId")) => Some(s(id.map(|i| &i.account_id))),
+            (1, Some("principalId")) => Some(s(id.map(|i| &i.principal_id))),
+            (1, Some("invokedBy")) => Some(s(id.map(|i| &i.invoked_by))),
+            (3, Some("sessionContext")) if key(1) == Some("sessionIssuer") => {
+                let iss = self.issuer();
+                match key(2) {
+                    Some("type") => Some(s(iss.map(|i| &i.kind))),
+                    Some("userName") => Some(s(iss.map(|i| &i.user_name))),
+                    Some("arn") => Some(s(iss.map(|i| &i.arn))),
+                    Some("accountId") => Some(s(iss.map(|i| &i.account_id))),
+                    _ => None,
+                }
+            }
+            _ => None,
         }
     }
 }
@@ -463,19 +563,6 @@ pub fn lookup_all<'v>(v: &'v Value, path: &[&str], out: &mut Vec<&'v Value>) {
             }
         }
         _ => {}
-    }
-}
-
-fn collect_strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
-    // Iterative walk: hostile events may nest deeply.
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::String(s) => out.push(s),
-            Value::Array(a) => stack.extend(a.iter()),
-            Value::Object(m) => stack.extend(m.values()),
-            _ => {}
-        }
     }
 }
 

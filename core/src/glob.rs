@@ -15,6 +15,8 @@ enum Fast {
     Prefix(String),
     Suffix(String),
     Contains(String),
+    // Only `*` and `?` wildcards, ASCII: matched without the regex engine.
+    Wild(Vec<u8>),
     Complex,
 }
 
@@ -30,6 +32,8 @@ enum Fast {
 #[derive(Debug, Clone)]
 pub struct Glob {
     text: String,
+    // Lowercase literal text before the first wildcard, class or escape (for indexing).
+    prefix: String,
     fast: Fast,
     matcher: GlobMatcher,
 }
@@ -51,7 +55,8 @@ impl Glob {
             .build()
             .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))?
             .compile_matcher();
-        Ok(Self { text: pattern.to_owned(), fast: classify(&lower), matcher })
+        let prefix: String = lower.chars().take_while(|c| !is_meta(*c)).collect();
+        Ok(Self { text: pattern.to_owned(), prefix, fast: classify(&lower), matcher })
     }
 
     /// The pattern as written.
@@ -72,6 +77,12 @@ impl Glob {
         }
     }
 
+    /// The lowercase literal text every match starts with (empty when the pattern starts
+    /// with a wildcard). Used to index alerts by event-name prefix.
+    pub fn literal_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Whether `value` matches, ignoring case.
     pub fn is_match(&self, value: &str) -> bool {
         if !value.is_ascii() {
@@ -86,9 +97,38 @@ impl Glob {
                 v.len() >= p.len() && v.get(v.len() - p.len()..).is_some_and(|t| t.eq_ignore_ascii_case(p.as_bytes()))
             }
             Fast::Contains(p) => contains_ignore_ascii_case(v, p.as_bytes()),
+            Fast::Wild(p) => wild_match(p, v),
             Fast::Complex => self.matcher.is_match(value),
         }
     }
+}
+
+/// Iterative `*`/`?` matching with single-star backtracking: linear-ish, no recursion, so
+/// pathological patterns such as `*a*a*a*a*b` stay cheap.
+fn wild_match(p: &[u8], v: &[u8]) -> bool {
+    let (mut pi, mut vi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, vi));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || v.get(vi).is_some_and(|x| x.eq_ignore_ascii_case(&c)) => {
+                pi += 1;
+                vi += 1;
+            }
+            _ => match star {
+                Some((sp, sv)) => {
+                    pi = sp + 1;
+                    vi = sv + 1;
+                    star = Some((sp, sv + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
@@ -113,6 +153,7 @@ fn classify(p: &str) -> Fast {
         (false, true) if inner(core) => Fast::Prefix(core.to_owned()),
         (true, false) if inner(core) => Fast::Suffix(core.to_owned()),
         (true, true) if inner(core) => Fast::Contains(core.to_owned()),
+        _ if !lower.contains(['[', ']', '{', '}', '\\']) => Fast::Wild(lower.into_bytes()),
         _ => Fast::Complex,
     }
 }
@@ -175,6 +216,12 @@ mod tests {
             ("us-?-1", "us-xx-1", false),
             ("us-?-1", "us-x-1", true),
             ("us-*-1", "us-east-1", true),
+            ("arn:aws:iam::*:role/Admin*", "arn:aws:iam::1:role/adminX", true),
+            ("arn:aws:iam::*:role/Admin*", "arn:aws:iam::1:user/Admin", false),
+            ("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            ("a?c*", "ABCdef", true),
+            ("a?c*", "ac", false),
+            ("**", "", true),
             ("{a,b}c", "BC", true),
             ("[ab]x", "cx", false),
             ("*", "", true),

@@ -1,6 +1,8 @@
 //! Alert results.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
 use serde_json::value::RawValue;
 
 use crate::alert::Risk;
@@ -44,8 +46,8 @@ pub struct AlertResult {
     /// Whether the alert asks for results to be saved.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub save: bool,
-    /// The CloudTrail event, exactly as read.
-    pub raw: Box<RawValue>,
+    /// The CloudTrail event, exactly as read (shared by the results of one event).
+    pub raw: Arc<RawValue>,
 }
 
 fn yes() -> bool {

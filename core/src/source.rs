@@ -21,6 +21,8 @@ use crate::error::{EventError, Position};
 pub struct RawRecord<'a> {
     /// The record's JSON text.
     pub raw: &'a str,
+    /// The same text as a JSON value (already checked to be one valid value).
+    pub value: &'a RawValue,
     /// Its position (line for top-level values, record index inside a `Records` array).
     pub position: Position,
 }
@@ -84,14 +86,14 @@ impl<'a> Records<'a> {
     }
 
     /// Parses one JSON value at `self.pos`, returning its text and end offset.
-    fn value_at(&self) -> Result<(&'a str, usize), (usize, String)> {
+    fn value_at(&self) -> Result<(&'a RawValue, usize), (usize, String)> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         let mut de = serde_json::Deserializer::from_slice(rest);
         match <&RawValue>::deserialize(&mut de) {
             Ok(v) => {
                 let text = v.get();
                 let start = text.as_ptr() as usize - self.buf.as_ptr() as usize;
-                Ok((text, start + text.len()))
+                Ok((v, start + text.len()))
             }
             Err(e) => {
                 let at = self.pos + offset_in(rest, e.line(), e.column());
@@ -157,9 +159,9 @@ impl<'a> Records<'a> {
                     return self.next();
                 }
                 match self.value_at() {
-                    Ok((raw, end)) => {
+                    Ok((value, end)) => {
                         self.pos = end;
-                        Some(Ok(RawRecord { raw, position: Position { line: Some(line), offset: Some(start as u64), ..Position::default() } }))
+                        Some(Ok(RawRecord { raw: value.get(), value, position: Position { line: Some(line), offset: Some(start as u64), ..Position::default() } }))
                     }
                     Err((at, msg)) => {
                         let e = self.err(start, at, None, msg);
@@ -207,11 +209,12 @@ impl<'a> Records<'a> {
         }
         let start = self.pos;
         match self.value_at() {
-            Ok((raw, end)) => {
+            Ok((value, end)) => {
                 self.pos = end;
                 self.state = State::Array { wrapped, line, index: index + 1 };
                 Some(Ok(RawRecord {
-                    raw,
+                    raw: value.get(),
+                    value,
                     position: Position { source: None, line: Some(line), record: Some(index), offset: Some(start as u64) },
                 }))
             }

@@ -164,7 +164,7 @@ pub fn scan_buffer(
                 continue;
             }
         };
-        let ev = match Event::parse(rec.raw) {
+        let ev = match Event::from_raw_value(rec.value) {
             Ok(ev) => ev,
             Err(problem) => {
                 let mut pos = rec.position.clone();

@@ -1,0 +1,143 @@
+//! The public Rust API: bad input, state persistence, storage and notifier traits.
+#![expect(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+
+use trailalerts::{
+    AlertDef, Engine, Event, MemoryNotifier, MemoryStorage, Notifier, Records, ResultQuery, SortField, Storage,
+};
+
+fn event(id: &str, t: &str, user: &str, error: Option<&str>) -> String {
+    let err = error.map(|e| format!(r#","errorCode":"{e}""#)).unwrap_or_default();
+    format!(
+        r#"{{"eventID":"{id}","eventTime":"{t}","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1",
+        "sourceIPAddress":"203.0.113.1","eventType":"AwsApiCall","userIdentity":{{"type":"IAMUser","userName":"{user}"}}{err}}}"#
+    )
+}
+
+fn burst_engine() -> Engine {
+    Engine::builder()
+        .builtin(false)
+        .alerts_json(r#"{"id":"burst","name":"Burst","risk":"high","response":"unauthorized","threshold":{"count":3,"window_seconds":60,"group_by":["user"]}}"#)
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn half_counted_threshold_survives_a_restart() {
+    let mut store = MemoryStorage::new();
+    {
+        let mut engine = burst_engine();
+        for (i, t) in ["2024-01-01T00:00:00Z", "2024-01-01T00:00:10Z"].iter().enumerate() {
+            let raw = event(&format!("e{i}"), t, "eve", Some("AccessDenied"));
+            assert!(engine.evaluate(&Event::parse(&raw).unwrap()).is_empty());
+        }
+        store.save_threshold_state(&engine.threshold_state()).unwrap();
+    }
+    let mut engine = burst_engine();
+    engine.restore_threshold_state(store.load_threshold_state().unwrap());
+    let raw = event("e2", "2024-01-01T00:00:20Z", "eve", Some("AccessDenied"));
+    let results = engine.evaluate(&Event::parse(&raw).unwrap());
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].count, Some(3));
+}
+
+#[test]
+fn replay_gives_the_same_results_in_one_batch_or_many() {
+    let events: Vec<String> = (0..50)
+        .map(|i| event(&format!("e{i}"), &format!("2024-01-01T00:{:02}:{:02}Z", i / 6, (i * 10) % 60), if i % 3 == 0 { "a" } else { "b" }, Some("AccessDenied")))
+        .collect();
+    let mut one = burst_engine();
+    let all: Vec<String> = events.iter().flat_map(|e| one.evaluate(&Event::parse(e).unwrap())).map(|r| r.id).collect();
+    let mut store = MemoryStorage::new();
+    let mut many = Vec::new();
+    for chunk in events.chunks(7) {
+        let mut engine = burst_engine();
+        engine.restore_threshold_state(store.load_threshold_state().unwrap());
+        many.extend(chunk.iter().flat_map(|e| engine.evaluate(&Event::parse(e).unwrap())).map(|r| r.id));
+        store.save_threshold_state(&engine.threshold_state()).unwrap();
+    }
+    assert!(!all.is_empty());
+    assert_eq!(all, many);
+}
+
+#[test]
+fn storage_keeps_one_result_per_alert_and_event_and_queries() {
+    let mut engine = Engine::builder()
+        .builtin(false)
+        .alerts_json(r#"[{"id":"a","name":"A","risk":"low","events":["GetObject"]},{"id":"b","name":"B","risk":"critical","users":["bob"]}]"#)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut store = MemoryStorage::new();
+    let mut results = Vec::new();
+    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
+        results.extend(engine.evaluate(&Event::parse(&event(&format!("e{i}"), &format!("2024-01-0{}T00:00:00Z", i + 1), u, None)).unwrap()));
+    }
+    assert_eq!(results.len(), 4);
+    assert_eq!(store.save_results(&results, "2024-02-01T00:00:00Z").unwrap(), 4);
+    assert_eq!(store.save_results(&results, "2024-02-02T00:00:00Z").unwrap(), 0, "re-read events are not stored twice");
+    let page = store.query_results(&ResultQuery { risks: vec![trailalerts::Risk::Critical], ..Default::default() }).unwrap();
+    assert_eq!(page.results.len(), 1);
+    assert_eq!(page.results[0].result.user, "bob");
+    let q = ResultQuery { sort: SortField::EventTime, desc: true, limit: 2, ..Default::default() };
+    let p1 = store.query_results(&q).unwrap();
+    assert_eq!(p1.results[0].result.event_id, "e2");
+    let p2 = store.query_results(&ResultQuery { cursor: p1.next_cursor.clone(), ..q }).unwrap();
+    assert_eq!(p2.results.len(), 2);
+    assert!(p2.next_cursor.is_none());
+    let one = store.get_result(&results[0].id).unwrap();
+    assert!(one.result.raw.get().contains("\"eventID\":\"e0\""));
+    assert_eq!(store.get_result("nope").unwrap_err().code(), "not_found");
+}
+
+#[test]
+fn notifier_trait_delivers_results() {
+    let mut engine = Engine::builder().build().unwrap();
+    let raw = r#"{"eventID":"x","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","sourceIPAddress":"203.0.113.1","eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","userName":"m"}}"#;
+    let n = MemoryNotifier::new("memory");
+    for r in engine.evaluate(&Event::parse(raw).unwrap()) {
+        n.send(&r, &serde_json::json!({"type": "memory"})).unwrap();
+    }
+    assert_eq!(n.sent().len(), 1);
+    assert_eq!(n.sent()[0].0.alert_id, "cis-4.5-cloudtrail-changes");
+}
+
+#[test]
+fn hostile_input_gives_errors_not_panics() {
+    // 10,000-deep nesting inside an event and as a record.
+    let deep = format!(r#"{{"eventName":"X","requestParameters":{}1{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+    let ev = Event::parse(&deep).unwrap();
+    assert!(ev.resource_ids().is_empty(), "too deep to inspect: treated as absent");
+    let deep_record = format!("{}1{}\n{{\"eventName\":\"ok\"}}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let recs: Vec<_> = Records::new(deep_record.as_bytes()).collect();
+    assert!(recs.iter().any(|r| r.as_ref().is_ok_and(|r| Event::parse(r.raw).is_ok())), "the good record after a hostile one is still read");
+    // Wrong types for fields the engine reads.
+    for (bad, field) in [
+        (r#"{"eventName":1}"#, "eventName"),
+        (r#"{"eventName":"X","userIdentity":[]}"#, "userIdentity"),
+        (r#"{"eventName":"X","resources":"arn"}"#, "resources"),
+        (r#"{"eventName":"X","eventTime":7}"#, "eventTime"),
+        (r#"{"eventName":"X","sourceIPAddress":{"ip":"1.2.3.4"}}"#, "sourceIPAddress"),
+        (r#"{"eventName":"X","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":false}}}}"#, "userIdentity.sessionContext.sessionIssuer.arn"),
+    ] {
+        let e = Event::parse(bad).unwrap_err();
+        assert!(e.contains(&format!("field `{field}`")), "{bad}: {e}");
+    }
+    // Odd or missing times are documented: the event is evaluated, it just has no time.
+    let ev = Event::parse(r#"{"eventName":"X","eventTime":"last tuesday"}"#).unwrap();
+    assert_eq!(ev.time_ms(), None);
+    // A huge single record.
+    let big = format!(r#"{{"eventName":"X","requestParameters":{{"blob":"{}"}}}}"#, "a".repeat(20_000_000));
+    let recs: Vec<_> = Records::new(big.as_bytes()).collect::<Result<_, _>>().unwrap();
+    assert_eq!(recs.len(), 1);
+    assert!(Event::parse(recs[0].raw).is_ok());
+}
+
+#[test]
+fn invalid_definitions_name_alert_field_and_problem() {
+    let e = AlertDef::parse_many(r#"[{"id":"ok","name":"x","risk":"low"},{"id":"bad","name":"y","risk":"low","threshold":{"count":"many","window_seconds":1}}]"#, &[]).unwrap_err();
+    assert_eq!((e.alert_id(), e.field()), ("bad", "threshold.count"));
+    assert_eq!(e.code(), "invalid_alert");
+    let e = AlertDef::parse_many("{not json", &[]).unwrap_err();
+    assert!(e.to_string().contains("not valid JSON"));
+}
