@@ -578,7 +578,7 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn ev(s: &str) -> Event<'_> {

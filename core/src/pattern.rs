@@ -466,7 +466,7 @@ impl Parser {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn m(p: &str, ev: &str) -> bool {

@@ -293,7 +293,7 @@ impl<'a> Iterator for Records<'a> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::indexing_slicing, reason = "tests")]
+    #![allow(clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     fn collect(b: &[u8]) -> (Vec<String>, Vec<EventError>) {

@@ -1,6 +1,6 @@
 //! Runs the data-driven case files in `tests/cases/`: alerts + events + expected results, or
 //! alerts + the load error they must produce. Adding a case needs no Rust.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! Real CloudTrail records (tests/data/corpus, see SOURCES.md) through the reader and engine.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! The public Rust API: bad input, state persistence, storage and notifier traits.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
 
 use trailalerts::{
     AlertDef, Engine, Event, MemoryNotifier, MemoryStorage, Notifier, Records, ResultQuery, SortField, Storage,

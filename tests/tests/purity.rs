@@ -1,5 +1,5 @@
 //! The core crate is pure: no I/O, async, database or network dependency, and no clock reads.
-#![expect(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use trailalerts_tests::repo_root;
 

@@ -1,5 +1,5 @@
 //! The `trailalerts` binary, end to end.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
