@@ -244,6 +244,23 @@ pub struct AlertDef {
     pub copy_of: Option<String>,
 }
 
+/// Levenshtein distance, for "did you mean" hints on short field names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
 fn is_default_response(r: &ResponseFilter) -> bool {
     *r == ResponseFilter::All
 }
@@ -274,7 +291,8 @@ impl AlertDef {
         let id_hint = obj.get("id").and_then(Value::as_str).unwrap_or("<unknown>").to_owned();
         for k in obj.keys() {
             if !FIELDS.contains(&k.as_str()) {
-                let close = FIELDS.iter().find(|f| f.eq_ignore_ascii_case(k) || f.replace('_', "") == k.to_lowercase());
+                let norm = k.to_lowercase().replace(['_', '-'], "");
+                let close = FIELDS.iter().find(|f| f.replace('_', "") == norm).or_else(|| FIELDS.iter().find(|f| edit_distance(f, k) <= 2));
                 let hint = close.map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
                 return Err(AlertError::new(id_hint, k.clone(), format!("unknown field{hint}")));
             }
