@@ -141,3 +141,24 @@ fn invalid_definitions_name_alert_field_and_problem() {
     let e = AlertDef::parse_many("{not json", &[]).unwrap_err();
     assert!(e.to_string().contains("not valid JSON"));
 }
+
+#[test]
+fn json_schema_lists_exactly_the_accepted_fields() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(trailalerts_tests::repo_root().join("docs/alert.schema.json")).unwrap()).unwrap();
+    let props: Vec<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
+    for p in &props {
+        let v = serde_json::json!({"id": "x", "name": "x", "risk": "low", p.as_str(): null});
+        if let Err(e) = AlertDef::from_value(v, &[]) {
+            assert!(!e.problem().contains("unknown field"), "schema property `{p}` is not accepted: {e}");
+        }
+    }
+    let full = AlertDef::from_value(serde_json::json!({"id":"x","name":"x","risk":"low","description":"d","enabled":false,"regions":["r"],"services":["s"],"events":["e"],
+        "users":["u"],"response":"success","resources":["a"],"request_parameters":[{"path":"p"}],"response_elements":[{"path":"p"}],
+        "source_ips":{"exclude_aws":true},"pattern":"{ $.a = 1 }","threshold":{"count":1,"window_seconds":1},"save_results":false,
+        "notifications":[{"type":"slack"}],"ignores":[{"id":"i","user":"u"}],"references":["r"]}), &[]).unwrap();
+    let keys: Vec<String> = serde_json::to_value(&full).unwrap().as_object().unwrap().keys().cloned().collect();
+    for k in keys {
+        assert!(props.contains(&k), "field `{k}` missing from docs/alert.schema.json");
+    }
+}
