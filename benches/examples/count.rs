@@ -1,6 +1,8 @@
 //! Prints how many results the benchmark corpus produces per alert set (for benches/README.md).
 fn main() {
     let raw = trailalerts_benches::events(20_000, 42);
+    let bytes: usize = raw.iter().map(String::len).sum();
+    println!("corpus: {} events, mean {} bytes", raw.len(), bytes / raw.len());
     for custom in [10usize, 485] {
         let mut b = trailalerts::Engine::builder();
         b = b.alerts_json(&trailalerts_benches::custom_alerts(custom, 7)).unwrap_or_else(|e| panic_any(e));
