@@ -560,3 +560,23 @@ fn make_result(a: &CompiledAlert, ev: &Event<'_>, fired: Option<crate::threshold
         raw: ev.shared_raw(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn aws_ip_ranges_file() {
+        let text = r#"{"syncToken":"1","prefixes":[{"ip_prefix":"3.5.140.0/22","region":"ap-northeast-2","service":"AMAZON"},
+            {"ip_prefix":"3.5.142.0/23","region":"x","service":"S3"}],"ipv6_prefixes":[{"ipv6_prefix":"2600:1f00::/24","region":"x","service":"AMAZON"}]}"#;
+        let r = AwsRanges::from_json(text).unwrap();
+        let ev = |ip: &str| format!(r#"{{"eventName":"X","sourceIPAddress":"{ip}"}}"#);
+        for (ip, want) in [("3.5.141.9", true), ("3.5.143.255", true), ("3.5.144.0", false), ("2600:1f00::1", true), ("2600:1e00::1", false),
+            ("::ffff:3.5.140.1", true), ("s3.amazonaws.com", true), ("AWS Internal", true), ("203.0.113.1", false)] {
+            assert_eq!(r.is_aws(&Event::parse(&ev(ip)).unwrap()), want, "{ip}");
+        }
+        assert!(AwsRanges::from_json(r#"{"prefixes":[{"ip_prefix":"nope"}]}"#).unwrap_err().contains("prefixes[0]"));
+        assert!(AwsRanges::from_json("{}").is_err());
+    }
+}
