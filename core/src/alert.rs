@@ -161,6 +161,9 @@ pub struct IgnoreDef {
     /// User glob, matched against every user name of the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Identity type glob (`userIdentity.type`: `AWSService`, `AssumedRole`, `Root`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_type: Option<String>,
     /// A request parameter that must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_parameter: Option<PathValue>,
@@ -360,6 +363,7 @@ pub(crate) struct Ignore {
     service: Option<Glob>,
     event: Option<Glob>,
     user: Option<Glob>,
+    identity_type: Option<Glob>,
     request: Option<(Vec<String>, Glob)>,
     response: Option<(Vec<String>, Glob)>,
 }
@@ -418,11 +422,12 @@ impl Ignore {
             service: g("service", &def.service, true)?,
             event: g("event", &def.event, false)?,
             user: g("user", &def.user, false)?,
+            identity_type: g("identity_type", &def.identity_type, false)?,
             request: pv("request_parameter", &def.request_parameter)?,
             response: pv("response_element", &def.response_element)?,
         };
-        if ig.region.is_none() && ig.service.is_none() && ig.event.is_none() && ig.user.is_none() && ig.request.is_none() && ig.response.is_none() {
-            return Err(AlertError::new(owner, field("id"), "an ignore must set at least one of region, service, event, user, request_parameter, response_element"));
+        if ig.region.is_none() && ig.service.is_none() && ig.event.is_none() && ig.user.is_none() && ig.identity_type.is_none() && ig.request.is_none() && ig.response.is_none() {
+            return Err(AlertError::new(owner, field("id"), "an ignore must set at least one of region, service, event, user, identity_type, request_parameter, response_element"));
         }
         Ok(ig)
     }
@@ -433,6 +438,7 @@ impl Ignore {
             && one(&self.service, ev.event_source())
             && one(&self.event, ev.event_name())
             && self.user.as_ref().is_none_or(|g| ev.user_names().iter().any(|u| g.is_match(u)))
+            && one(&self.identity_type, ev.identity().and_then(|i| i.kind.as_deref()))
             && self.request.as_ref().is_none_or(|(p, g)| path_matches(ev.request_parameters(), p, g))
             && self.response.as_ref().is_none_or(|(p, g)| path_matches(ev.response_elements(), p, g))
     }

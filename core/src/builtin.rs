@@ -4,7 +4,10 @@ use std::sync::OnceLock;
 
 use crate::alert::AlertDef;
 
-const SOURCES: &[(&str, &str)] = &[("cis.json", include_str!("../builtin/cis.json"))];
+const SOURCES: &[(&str, &str)] = &[
+    ("cis.json", include_str!("../builtin/cis.json")),
+    ("catalog.json", include_str!("../builtin/catalog.json")),
+];
 
 fn load() -> Vec<AlertDef> {
     let mut out: Vec<AlertDef> = Vec::new();

@@ -246,7 +246,7 @@ pub struct Match {
 /// let results = engine.evaluate(&ev);
 /// assert!(results.iter().any(|r| r.alert_id == "cis-4.5-cloudtrail-changes" && r.user == "mallory"));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Engine {
     alerts: Vec<CompiledAlert>,
     by_name: HashMap<String, Vec<usize>>,

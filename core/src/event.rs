@@ -539,12 +539,24 @@ fn descend<'v>(mut v: &'v Value, path: &[Segment]) -> FieldRef<'v> {
 }
 
 /// Values at a dotted path where a key applied to an array applies to each element
-/// (the `request_parameters` / `response_elements` semantics).
+/// (the `request_parameters` / `response_elements` semantics); a `*` segment matches any key.
 pub fn lookup_all<'v>(v: &'v Value, path: &[&str], out: &mut Vec<&'v Value>) {
     let Some((first, rest)) = path.split_first() else {
-        out.push(v);
+        // A path ending on an array means its elements (`valuesToAdd: ["all"]`).
+        match v {
+            Value::Array(a) => out.extend(a.iter()),
+            other => out.push(other),
+        }
         return;
     };
+    if *first == "*" {
+        match v {
+            Value::Object(m) => m.values().for_each(|n| lookup_all(n, rest, out)),
+            Value::Array(a) => a.iter().for_each(|n| lookup_all(n, rest, out)),
+            _ => {}
+        }
+        return;
+    }
     match v {
         Value::Object(m) => {
             if let Some(n) = m.get(*first) {

@@ -58,6 +58,24 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+impl AlertResult {
+    /// The result as one line of JSON (for JSON Lines output). The raw event keeps its text,
+    /// but line breaks between its tokens are dropped: a raw newline can only be whitespace in
+    /// JSON (newlines inside strings are escaped), so this never changes a value.
+    ///
+    /// ```
+    /// # use trailalerts::{Engine, Event};
+    /// let mut e = Engine::builder().build().unwrap();
+    /// let ev = Event::parse("{\n \"eventName\": \"StopLogging\",\n \"eventSource\": \"cloudtrail.amazonaws.com\"}").unwrap();
+    /// let line = e.evaluate(&ev)[0].to_json_line();
+    /// assert!(!line.contains('\n'));
+    /// ```
+    pub fn to_json_line(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], "") } else { text }
+    }
+}
+
 /// FNV-1a, twice with different offsets, for a 128-bit stable identifier.
 pub(crate) fn stable_id(parts: &[&str]) -> String {
     let mut a: u64 = 0xcbf2_9ce4_8422_2325;

@@ -119,7 +119,7 @@ def incidents(t):
                                    "groups": {}, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}, "ipv6Ranges": {}, "prefixListIds": {}}]}},
                               resp={"_return": True, "securityGroupRuleSet": {"items": [{"groupId": "sg-0123456789abcdef0", "securityGroupRuleId": "sgr-0a1b2c3d4e5f67890", "isEgress": False, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}))
     # 8. Exfiltration prep: public access block removed and a snapshot shared publicly.
-    t = step(); out.append(ev(t, "s3", "DeletePublicAccessBlock", adm, "192.0.2.200", req={"bucketName": "acme-finance-reports", "publicAccessBlock": ""}))
+    t = step(); out.append(ev(t, "s3", "DeleteBucketPublicAccessBlock", adm, "192.0.2.200", req={"bucketName": "acme-finance-reports", "publicAccessBlock": ""}))
     t = step(); out.append(ev(t, "ec2", "ModifySnapshotAttribute", adm, "192.0.2.200",
                               req={"snapshotId": "snap-0abcdef1234567890", "attributeType": "CREATE_VOLUME_PERMISSION",
                                    "createVolumePermission": {"add": {"items": [{"group": "all"}]}}}))

@@ -38,6 +38,9 @@ struct AlertSource {
     /// Turn off alerts by id (comma-separated or repeated).
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     disable: Vec<String>,
+    /// Turn on alerts that are off by default, by id (comma-separated or repeated).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    enable: Vec<String>,
 }
 
 #[derive(Args)]
@@ -169,6 +172,23 @@ fn build(b: EngineBuilder) -> Result<Engine, Fatal> {
     b.build().map_err(|e| Fatal(2, e.to_string()))
 }
 
+/// Builds the engine for `src`, applying `--enable` (after `--disable`, so naming an id in both
+/// leaves it on).
+fn engine_for(src: &AlertSource, b: EngineBuilder) -> Result<Engine, Fatal> {
+    let mut engine = build(b)?;
+    for id in &src.enable {
+        if !engine.set_enabled(id, true) {
+            return Err(Fatal(2, format!("--enable: no alert with id `{id}`")));
+        }
+    }
+    for id in &src.disable {
+        if engine.alert(id).is_none() {
+            return Err(Fatal(2, format!("--disable: no alert with id `{id}`")));
+        }
+    }
+    Ok(engine)
+}
+
 fn load_ignores(paths: &[PathBuf]) -> Result<Vec<IgnoreDef>, Fatal> {
     let mut out = Vec::new();
     for p in paths {
@@ -195,7 +215,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
         let text = std::fs::read_to_string(p).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
         b = b.aws_ip_ranges(AwsRanges::from_json(&text).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?);
     }
-    let mut engine = build(b)?;
+    let mut engine = engine_for(&a.source, b)?;
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let stdout = std::io::stdout();
     let mut out = output::ResultWriter::new(stdout.lock(), a.output);
@@ -303,7 +323,7 @@ fn alerts(c: AlertsCommand) -> Result<ExitCode, Fatal> {
             let defs: Vec<AlertDef> = if builtin {
                 trailalerts::builtin_alerts()
             } else {
-                build(builder(&source)?)?.alerts().cloned().collect()
+                engine_for(&source, builder(&source)?)?.alerts().cloned().collect()
             };
             let stdout = std::io::stdout();
             let mut o = stdout.lock();
@@ -315,7 +335,7 @@ fn alerts(c: AlertsCommand) -> Result<ExitCode, Fatal> {
             Ok(ExitCode::SUCCESS)
         }
         AlertsCommand::Show { id, source } => {
-            let engine = build(builder(&source)?)?;
+            let engine = engine_for(&source, builder(&source)?)?;
             let def = engine.alert(&id).ok_or_else(|| Fatal(2, format!("no alert with id `{id}`")))?;
             let text = serde_json::to_string_pretty(def).map_err(|e| Fatal(1, e.to_string()))?;
             println!("{text}");

@@ -53,10 +53,7 @@ impl<W: Write> ResultWriter<W> {
         self.rows += 1;
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
         match self.format {
-            Format::Jsonl => {
-                serde_json::to_writer(&mut self.w, r).map_err(io::Error::other)?;
-                writeln!(self.w)
-            }
+            Format::Jsonl => writeln!(self.w, "{}", r.to_json_line()),
             Format::Csv => {
                 let cells = [
                     r.id.clone(), r.alert_id.clone(), r.alert_name.clone(), r.risk.to_string(), r.event_id.clone(), o(&r.event_time),

@@ -122,3 +122,38 @@ fn alerts_list_builtin_json() {
     let out = run(&["alerts", "show", "cis-4.3-root-account-usage"]);
     assert!(text(&out.stdout).contains("invokedBy NOT EXISTS"));
 }
+
+#[test]
+fn enable_and_disable_alerts() {
+    let list = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["alerts", "list", "--output", "json"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let enabled = |v: &[serde_json::Value], id: &str| v.iter().find(|a| a["id"] == id).map(|a| a["enabled"] != false).unwrap();
+    let default = list(&[]);
+    assert!(!enabled(&default, "security-events-any"), "the template is off by default");
+    assert!(enabled(&default, "cis-4.1-unauthorized-api-calls"));
+    let changed = list(&["--enable", "security-events-any", "--disable", "cis-4.1-unauthorized-api-calls"]);
+    assert!(enabled(&changed, "security-events-any"));
+    assert!(!enabled(&changed, "cis-4.1-unauthorized-api-calls"));
+    let out = run(&["scan", "-q", "--output", "jsonl", "--disable", "cis-4.1-unauthorized-api-calls", samples().to_str().unwrap()]);
+    assert!(!text(&out.stdout).contains("cis-4.1-unauthorized-api-calls"));
+    let out = run(&["alerts", "list", "--enable", "no-such-alert"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn copy_of_a_builtin_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("mine.json");
+    std::fs::write(&f, r#"{"copy_of": "cis-4.3-root-account-usage", "id": "root-prod", "risk": "high", "regions": ["us-*"]}"#).unwrap();
+    let out = run(&["alerts", "show", "root-prod", "--alerts", f.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let def: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(def["risk"], "high");
+    assert!(def["pattern"].as_str().unwrap().contains("Root"), "the copy keeps the pattern");
+    assert_eq!(def["regions"][0], "us-*");
+}
