@@ -229,8 +229,35 @@ fn detection_coverage_doc_is_current() {
          console sign-in without MFA (`cis-4.2`), a user and a bucket ACL created (by design, these alerts report changes).\n",
         files.len(),
         benign_list.join(", ")
-    ) + &panther_agreement();
+    ) + &otrf_section()
+        + &panther_agreement();
     check_generated("docs/detection-coverage.md", &out);
+}
+
+/// The OTRF CloudGoat exfiltration (stolen instance-profile credentials used from outside).
+fn otrf_section() -> String {
+    let path = tests_dir().join("data/corpus/otrf_ec2_proxy_s3_exfiltration.jsonl");
+    let default = alerts_fired(&path);
+    let buf = std::fs::read(&path).unwrap();
+    let mut engine = Engine::builder().build().unwrap();
+    engine.set_enabled("instance-credentials-used-outside-aws", true);
+    let mut with = BTreeMap::new();
+    for rec in trailalerts::Records::new(&buf).flatten() {
+        if let Ok(ev) = Event::from_raw_value(rec.value) {
+            for r in engine.evaluate(&ev) {
+                *with.entry(r.alert_id).or_insert(0usize) += 1;
+            }
+        }
+    }
+    let fmt = |m: &BTreeMap<String, usize>| if m.is_empty() { "nothing".to_owned() } else { m.iter().map(|(a, n)| format!("`{a}` ×{n}")).collect::<Vec<_>>().join(", ") };
+    format!(
+        "\n## OTRF: EC2 SSRF to S3 exfiltration\n\n\
+         103 records of the CloudGoat `cloud_breach_s3` scenario: an IAM user's console reads, then the web server's instance-profile\n\
+         credentials (stolen through SSRF) list and download buckets from the attacker's address. With the default catalog: {}.\n\
+         With `instance-credentials-used-outside-aws` turned on (off by default, see the catalog): {}.\n",
+        fmt(&default),
+        fmt(&with)
+    )
 }
 
 /// Agreement with the labelled Panther unit-test events of rules whose meaning a built-in shares.
