@@ -222,6 +222,8 @@ impl EngineBuilder {
             stats: EngineStats::default(),
             scratch: String::new(),
             cands: Vec::new(),
+            record_silenced: false,
+            silenced: Vec::new(),
         };
         engine.reindex();
         Ok(engine)
@@ -260,6 +262,24 @@ pub struct Engine {
     stats: EngineStats,
     scratch: String,
     cands: Vec<usize>,
+    record_silenced: bool,
+    silenced: Vec<Silenced>,
+}
+
+/// A result an ignore silenced (recorded when [`Engine::record_silenced`] is on), so storage
+/// can show what each ignore hid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Silenced {
+    /// The alert whose result was silenced.
+    pub alert_id: String,
+    /// The ignore that silenced it.
+    pub ignore_id: String,
+    /// Whether the ignore is global (else it belongs to `alert_id`).
+    pub global: bool,
+    /// The event.
+    pub event_id: String,
+    /// The event's time as written.
+    pub event_time: Option<String>,
 }
 
 impl Engine {
@@ -292,18 +312,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Adds an ignore to an alert (or a global one when `alert_id` is `None`).
+    /// Adds an ignore to an alert (or a global one when `alert_id` is `None`); one with the same
+    /// id is replaced (that is how an ignore is edited).
     pub fn add_ignore(&mut self, alert_id: Option<&str>, ig: &IgnoreDef) -> Result<(), AlertError> {
         match alert_id {
             None => {
-                self.global_ignores.push(Ignore::compile(ig, "<global>")?);
+                let compiled = Ignore::compile(ig, "<global>")?;
+                self.global_ignores.retain(|i| i.def.id != ig.id);
+                self.global_ignores.push(compiled);
                 Ok(())
             }
             Some(id) => {
                 let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else {
                     return Err(AlertError::new(id, "", "no such alert"));
                 };
-                a.ignores.push(Ignore::compile(ig, id)?);
+                let compiled = Ignore::compile(ig, id)?;
+                a.ignores.retain(|i| i.def.id != ig.id);
+                a.def.ignores.retain(|i| i.id != ig.id);
+                a.ignores.push(compiled);
                 a.def.ignores.push(ig.clone());
                 Ok(())
             }
@@ -444,9 +470,45 @@ impl Engine {
         a.filters_match(ev, &self.aws)
     }
 
-    fn ignored(&self, i: usize, ev: &Event<'_>) -> bool {
-        let Some(a) = self.alerts.get(i) else { return false };
-        a.ignores.iter().any(|ig| ig.matches(ev)) || self.global_ignores.iter().any(|ig| ig.matches(ev))
+    /// The ignore silencing alert `i` for `ev`: (ignore id, global?).
+    fn ignored(&self, i: usize, ev: &Event<'_>) -> Option<(&str, bool)> {
+        let a = self.alerts.get(i)?;
+        if let Some(ig) = a.ignores.iter().find(|ig| ig.matches(ev)) {
+            return Some((&ig.def.id, false));
+        }
+        self.global_ignores.iter().find(|ig| ig.matches(ev)).map(|ig| (ig.def.id.as_str(), true))
+    }
+
+    /// Turns on recording of silenced results (drain them with [`Engine::take_silenced`]).
+    pub fn record_silenced(&mut self, on: bool) {
+        self.record_silenced = on;
+        if !on {
+            self.silenced.clear();
+        }
+    }
+
+    /// The results ignores silenced since the last call.
+    pub fn take_silenced(&mut self) -> Vec<Silenced> {
+        std::mem::take(&mut self.silenced)
+    }
+
+    /// Removes an ignore from an alert (or a global one); returns whether it existed. Results
+    /// it silenced stay silenced; new events are no longer silenced by it.
+    pub fn remove_ignore(&mut self, alert_id: Option<&str>, ignore_id: &str) -> bool {
+        match alert_id {
+            None => {
+                let n = self.global_ignores.len();
+                self.global_ignores.retain(|i| i.def.id != ignore_id);
+                n != self.global_ignores.len()
+            }
+            Some(id) => {
+                let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else { return false };
+                let n = a.ignores.len();
+                a.ignores.retain(|i| i.def.id != ignore_id);
+                a.def.ignores.retain(|i| i.id != ignore_id);
+                n != a.ignores.len()
+            }
+        }
     }
 
     /// The id of the first ignore (alert's own, then global) that silences `ev` for an alert.
@@ -490,8 +552,18 @@ impl Engine {
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
         self.stats.matched += 1;
-        if self.ignored(i, ev) {
+        if let Some((ignore_id, global)) = self.ignored(i, ev).map(|(id, g)| (id.to_owned(), g)) {
             self.stats.ignored += 1;
+            if self.record_silenced {
+                let s = Silenced {
+                    alert_id: self.alerts.get(i).map(|a| a.def.id.clone()).unwrap_or_default(),
+                    ignore_id,
+                    global,
+                    event_id: event_id_of(ev),
+                    event_time: ev.event_time().map(str::to_owned),
+                };
+                self.silenced.push(s);
+            }
             return;
         }
         let Some(a) = self.alerts.get(i) else { return };
@@ -537,8 +609,13 @@ fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
     s
 }
 
+/// `eventID`, or a hash of the raw text for events without one.
+pub(crate) fn event_id_of(ev: &Event<'_>) -> String {
+    ev.event_id().map_or_else(|| stable_id(&[ev.raw()]), str::to_owned)
+}
+
 fn make_result(a: &CompiledAlert, ev: &Event<'_>, fired: Option<crate::threshold::Fired>) -> AlertResult {
-    let event_id = ev.event_id().map_or_else(|| stable_id(&[ev.raw()]), str::to_owned);
+    let event_id = event_id_of(ev);
     let id = stable_id(&[&a.def.id, &event_id]);
     AlertResult {
         id,

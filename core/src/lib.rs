@@ -44,12 +44,13 @@ mod pattern;
 mod result;
 mod source;
 mod storage;
+pub mod testkit;
 mod threshold;
 mod time;
 
 pub use alert::{AlertDef, FieldCondition, IgnoreDef, PathValue, ResponseFilter, Risk, SourceIpFilter, ThresholdDef};
 pub use builtin::{builtin_alert, builtin_alerts};
-pub use engine::{AwsRanges, Engine, EngineBuilder, EngineStats, Match};
+pub use engine::{AwsRanges, Engine, EngineBuilder, EngineStats, Match, Silenced};
 pub use error::{AlertError, Error, EventError, NotifyError, PatternError, Position, StorageError};
 pub use event::{Event, FieldRef, Outcome, Segment, SessionContext, SessionIssuer, UserIdentity, lookup_all};
 pub use glob::{Glob, GlobList};
@@ -57,6 +58,9 @@ pub use notify::{MemoryNotifier, Notifier};
 pub use pattern::FilterPattern;
 pub use result::AlertResult;
 pub use source::{RawRecord, Records};
-pub use storage::{MemoryStorage, QueryFilter, ResultPage, ResultQuery, SortField, Storage, StoredResult, sort_key};
+pub use storage::{
+    Batch, CommitOutcome, Cursor, IgnoreKey, MemoryStorage, QueryFilter, ResultPage, ResultQuery, SortField, SortValue, Storage,
+    StoredIgnore, StoredResult, export, ignore_from_result, note_silenced, paginate, risk_rank, sort_value,
+};
 pub use threshold::{DEFAULT_MAX_GROUPS, Fired, ThresholdEntry, ThresholdTracker};
 pub use time::{format_epoch_ms, parse_event_time};

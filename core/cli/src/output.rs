@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use trailalerts::export::csv_cell;
 use trailalerts::{AlertDef, AlertResult};
 
 use crate::Format;
@@ -16,17 +17,6 @@ pub struct ResultWriter<W: Write> {
     w: W,
     format: Format,
     rows: usize,
-}
-
-/// Quotes a CSV cell per RFC 4180. Cells that a spreadsheet would run as a formula
-/// (`=`, `+`, `@`, tab, CR first) get a leading `'`: event fields are attacker-chosen.
-pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 /// Keeps table cells on one line and within `width` characters.
