@@ -316,9 +316,12 @@ impl AlertDef {
             if !obj.contains_key("name") {
                 base.insert("name".into(), Value::String(format!("{} (copy)", orig.name)));
             }
+            // The copy is complete on its own; `copy_of` is not kept (it would re-copy on load).
             base.remove("copy_of");
             for (k, v) in std::mem::take(&mut obj) {
-                base.insert(k, v);
+                if k != "copy_of" {
+                    base.insert(k, v);
+                }
             }
             obj = base;
         }

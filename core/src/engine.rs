@@ -154,6 +154,33 @@ impl EngineBuilder {
         self.custom.extend(defs);
         Ok(self)
     }
+    /// Adds alerts kept in a storage, except those the builder already has a custom alert for.
+    pub fn stored_alerts(mut self, defs: impl IntoIterator<Item = AlertDef>) -> Self {
+        for d in defs {
+            if !self.custom.iter().any(|c| c.id == d.id) {
+                self.custom.push(d);
+            }
+        }
+        self
+    }
+
+    /// Builds the engine with what `storage` keeps: its alert definitions (added, replacing
+    /// built-ins of the same id), on/off switches and ignores. Ignores of alerts that no longer
+    /// exist are skipped.
+    pub fn build_with_storage(self, storage: &dyn crate::storage::Storage) -> Result<Engine, crate::error::Error> {
+        let mut engine = self.stored_alerts(storage.list_alerts()?).build()?;
+        for (id, on) in storage.alert_states()? {
+            engine.set_enabled(&id, on);
+        }
+        for ig in storage.list_ignores(None)? {
+            let owner = ig.ignore.alert_id.as_deref();
+            if owner.is_none_or(|a| engine.alert(a).is_some()) {
+                engine.add_ignore(owner, &ig.ignore)?;
+            }
+        }
+        Ok(engine)
+    }
+
     /// Adds a global ignore (applies to every alert).
     pub fn global_ignore(mut self, ig: IgnoreDef) -> Self {
         self.ignores.push(ig);

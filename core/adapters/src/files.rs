@@ -186,13 +186,14 @@ pub fn scan_buffer(
 
 /// Scans files and directories with `engine`, in deterministic order. Bad records and
 /// unreadable files are passed to `on_problem` and counted; the scan goes on.
-/// `on_file` is called after each file with the running summary (for progress display).
+/// `on_file` is called after each file with the running summary, the number of files and the
+/// engine (for progress display, and to store each file's results in one transaction).
 pub fn scan_paths(
     engine: &mut Engine,
     inputs: &[PathBuf],
     on_result: &mut dyn FnMut(AlertResult),
     on_problem: &mut dyn FnMut(ScanProblem),
-    on_file: &mut dyn FnMut(&ScanSummary, usize),
+    on_file: &mut dyn FnMut(&ScanSummary, usize, &mut Engine),
 ) -> Result<ScanSummary, FileError> {
     let (files, skipped) = collect_files(inputs)?;
     let mut summary = ScanSummary { skipped_entries: skipped as u64, ..ScanSummary::default() };
@@ -213,7 +214,7 @@ pub fn scan_paths(
                 on_problem(ScanProblem::File(e));
             }
         }
-        on_file(&summary, total);
+        on_file(&summary, total, engine);
     }
     Ok(summary)
 }

@@ -1,4 +1,4 @@
-//! `trailalerts`: scan CloudTrail log archives for alerts.
+//! `trailalerts`: scan CloudTrail log archives for alerts, keep results and ignores in SQLite.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use trailalerts::{AlertDef, AlertResult, AwsRanges, Engine, EngineBuilder, IgnoreDef};
+use trailalerts::{AlertDef, AlertResult, AwsRanges, Batch, Engine, EngineBuilder, IgnoreDef, Storage};
 use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths};
+use trailalerts_adapters::sqlite::SqliteStorage;
 
+mod db;
 mod output;
 
 #[derive(Parser)]
@@ -22,12 +24,19 @@ struct Cli {
 enum Command {
     /// Scan CloudTrail log files (.json, .json.gz, JSON Lines) and directories.
     Scan(ScanArgs),
-    /// List, show or validate alert definitions.
+    /// Search, show and export stored results (needs --db).
+    Results(db::ResultsArgs),
+    /// List, add, edit and remove ignores (needs --db).
+    #[command(subcommand)]
+    Ignores(db::IgnoresCommand),
+    /// Create an ignore from a stored result, keyed on some of its event's fields.
+    IgnoreResult(db::IgnoreResultArgs),
+    /// List, show, validate, enable, disable, copy, import and export alert definitions.
     #[command(subcommand)]
     Alerts(AlertsCommand),
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Default)]
 struct AlertSource {
     /// Alert definitions: a JSON file (one alert or an array) or a directory of them. Repeatable.
     #[arg(long = "alerts", value_name = "PATH")]
@@ -35,12 +44,15 @@ struct AlertSource {
     /// Do not load the built-in catalog.
     #[arg(long)]
     no_builtin: bool,
-    /// Turn off alerts by id (comma-separated or repeated).
+    /// Turn off alerts by id for this run (comma-separated or repeated).
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     disable: Vec<String>,
-    /// Turn on alerts that are off by default, by id (comma-separated or repeated).
+    /// Turn on alerts that are off, by id, for this run (comma-separated or repeated).
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     enable: Vec<String>,
+    /// SQLite database: its stored alerts, on/off switches and ignores apply; `scan` stores results there.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -70,7 +82,7 @@ enum AlertsCommand {
     List {
         #[command(flatten)]
         source: AlertSource,
-        /// Only the built-in catalog.
+        /// Only the built-in catalog, as shipped.
         #[arg(long)]
         builtin: bool,
         /// Output format.
@@ -90,6 +102,18 @@ enum AlertsCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Turn an alert on (kept in the database).
+    Enable(db::AlertIdArgs),
+    /// Turn an alert off (kept in the database).
+    Disable(db::AlertIdArgs),
+    /// Copy an alert (built-in or stored) into a new custom alert kept in the database.
+    Copy(db::CopyArgs),
+    /// Store alert definitions from files in the database (validated first).
+    Import(db::ImportArgs),
+    /// Print the database's custom alert definitions as a JSON array.
+    Export(db::DbArg),
+    /// Remove a custom alert from the database.
+    Remove(db::AlertIdArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -108,10 +132,19 @@ enum ListFormat {
 /// A failure that stops the command, with its exit code.
 struct Fatal(u8, String);
 
+impl From<trailalerts::StorageError> for Fatal {
+    fn from(e: trailalerts::StorageError) -> Self {
+        Fatal(1, e.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Scan(a) => scan(a),
+        Command::Results(a) => db::results(a),
+        Command::Ignores(c) => db::ignores(c),
+        Command::IgnoreResult(a) => db::ignore_result(a),
         Command::Alerts(c) => alerts(c),
     };
     match r {
@@ -145,9 +178,9 @@ fn alert_files(p: &Path) -> Result<Vec<PathBuf>, Fatal> {
     Ok(out)
 }
 
-/// Loads custom alert definitions; `copy_of` may name built-ins and earlier alerts.
-fn load_alerts(paths: &[PathBuf]) -> Result<Vec<AlertDef>, Fatal> {
-    let mut known = trailalerts::builtin_alerts();
+/// Loads alert definition files; `copy_of` may name built-ins, `known` alerts and earlier ones.
+fn load_alerts(paths: &[PathBuf], known: &[AlertDef]) -> Result<Vec<AlertDef>, Fatal> {
+    let mut known: Vec<AlertDef> = trailalerts::builtin_alerts().into_iter().chain(known.iter().cloned()).collect();
     let mut custom = Vec::new();
     for p in paths {
         for f in alert_files(p)? {
@@ -160,30 +193,27 @@ fn load_alerts(paths: &[PathBuf]) -> Result<Vec<AlertDef>, Fatal> {
     Ok(custom)
 }
 
-fn builder(src: &AlertSource) -> Result<EngineBuilder, Fatal> {
-    let mut b = Engine::builder().builtin(!src.no_builtin).alerts(load_alerts(&src.alerts)?);
-    for id in &src.disable {
-        b = b.disable(id.clone());
-    }
-    Ok(b)
+fn open_db(path: &Path) -> Result<SqliteStorage, Fatal> {
+    SqliteStorage::open(path).map_err(|e| Fatal(1, e.to_string()))
 }
 
-fn build(b: EngineBuilder) -> Result<Engine, Fatal> {
-    b.build().map_err(|e| Fatal(2, e.to_string()))
-}
-
-/// Builds the engine for `src`, applying `--enable` (after `--disable`, so naming an id in both
-/// leaves it on).
-fn engine_for(src: &AlertSource, b: EngineBuilder) -> Result<Engine, Fatal> {
-    let mut engine = build(b)?;
-    for id in &src.enable {
-        if !engine.set_enabled(id, true) {
-            return Err(Fatal(2, format!("--enable: no alert with id `{id}`")));
-        }
-    }
-    for id in &src.disable {
-        if engine.alert(id).is_none() {
-            return Err(Fatal(2, format!("--disable: no alert with id `{id}`")));
+/// Builds the engine: built-ins, the database's alerts, states and ignores, then `--alerts`
+/// files, then `--disable` and `--enable` for this run.
+fn engine_for(src: &AlertSource, db: Option<&SqliteStorage>, extra: impl FnOnce(EngineBuilder) -> Result<EngineBuilder, Fatal>) -> Result<Engine, Fatal> {
+    let stored = match db {
+        Some(s) => s.list_alerts()?,
+        None => Vec::new(),
+    };
+    let b = extra(Engine::builder().builtin(!src.no_builtin).alerts(load_alerts(&src.alerts, &stored)?))?;
+    let mut engine = match db {
+        Some(s) => b.build_with_storage(s).map_err(|e| Fatal(2, e.to_string()))?,
+        None => b.build().map_err(|e| Fatal(2, e.to_string()))?,
+    };
+    for (flag, ids, on) in [("--disable", &src.disable, false), ("--enable", &src.enable, true)] {
+        for id in ids {
+            if !engine.set_enabled(id, on) {
+                return Err(Fatal(2, format!("{flag}: no alert with id `{id}`")));
+            }
         }
     }
     Ok(engine)
@@ -206,32 +236,56 @@ fn load_ignores(paths: &[PathBuf]) -> Result<Vec<IgnoreDef>, Fatal> {
     Ok(out)
 }
 
+/// Now, as RFC 3339 (the CLI may read the clock; the core never does).
+pub(crate) fn now() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    trailalerts::format_epoch_ms(ms - ms % 1000)
+}
+
 fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
-    let mut b = builder(&a.source)?;
-    for ig in load_ignores(&a.ignores)? {
-        b = b.global_ignore(ig);
-    }
-    if let Some(p) = &a.aws_ip_ranges {
-        let text = std::fs::read_to_string(p).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
-        b = b.aws_ip_ranges(AwsRanges::from_json(&text).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?);
-    }
-    let mut engine = engine_for(&a.source, b)?;
+    let mut store = a.source.db.as_deref().map(open_db).transpose()?;
+    let ignores = load_ignores(&a.ignores)?;
+    let ranges = match &a.aws_ip_ranges {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
+            Some(AwsRanges::from_json(&text).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
+    let mut engine = engine_for(&a.source, store.as_ref(), |mut b| {
+        for ig in ignores {
+            b = b.global_ignore(ig);
+        }
+        if let Some(r) = ranges {
+            b = b.aws_ip_ranges(r);
+        }
+        Ok(b)
+    })?;
+    engine.record_silenced(store.is_some());
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let stdout = std::io::stdout();
-    let mut out = output::ResultWriter::new(stdout.lock(), a.output);
+    let out = std::cell::RefCell::new(output::ResultWriter::new(stdout.lock(), a.output));
     let progress = !a.quiet && std::io::stderr().is_terminal();
     let started = Instant::now();
+    let quiet = a.quiet;
+    let recorded_at = now();
+    let pending: std::cell::RefCell<Vec<AlertResult>> = std::cell::RefCell::new(Vec::new());
     let mut problems = 0u64;
     let mut write_error: Option<std::io::Error> = None;
-    let quiet = a.quiet;
+    let mut stored_new = 0usize;
+    let mut store_error: Option<String> = None;
+    let keep = store.is_some();
     let summary = scan_paths(
         &mut engine,
         &a.paths,
         &mut |r: AlertResult| {
             if write_error.is_none()
-                && let Err(e) = out.write(&r)
+                && let Err(e) = out.borrow_mut().write(&r)
             {
                 write_error = Some(e);
+            }
+            if keep {
+                pending.borrow_mut().push(r);
             }
         },
         &mut |p: ScanProblem| {
@@ -245,7 +299,18 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
                 eprintln!("warning: more problems follow; only the count is shown below");
             }
         },
-        &mut |s: &ScanSummary, total: usize| {
+        &mut |s: &ScanSummary, total: usize, engine: &mut Engine| {
+            // Each file's results and silenced events go to the database in one transaction.
+            if let Some(db) = store.as_mut()
+                && store_error.is_none()
+            {
+                let silenced = engine.take_silenced();
+                let results = std::mem::take(&mut *pending.borrow_mut());
+                match db.commit(&Batch { results: &results, silenced: &silenced, recorded_at: &recorded_at, ..Batch::default() }) {
+                    Ok(o) => stored_new += o.new_results,
+                    Err(e) => store_error = Some(e.to_string()),
+                }
+            }
             if progress {
                 let secs = started.elapsed().as_secs_f64().max(1e-9);
                 eprint!(
@@ -263,15 +328,20 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     if progress {
         eprint!("\r\x1b[K");
     }
-    out.finish().map_err(|e| Fatal(1, format!("writing results: {e}")))?;
-    if let Some(e) = write_error {
-        // A closed pipe (`| head`) is not an error worth a message.
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(Fatal(1, format!("writing results: {e}")));
-        }
+    out.borrow_mut().finish().map_err(|e| Fatal(1, format!("writing results: {e}")))?;
+    if let Some(e) = write_error
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(Fatal(1, format!("writing results: {e}")));
+    }
+    if let Some(e) = store_error {
+        return Err(Fatal(1, format!("storing results: {e}")));
     }
     if !a.quiet {
         print_summary(&summary, &engine, enabled, started.elapsed().as_secs_f64());
+        if let Some(s) = &store {
+            eprintln!("Stored {stored_new} new result(s) in {}", s.path().display());
+        }
     }
     if summary.files == 0 {
         return Err(Fatal(1, "nothing could be read: no log files found in the given paths".into()));
@@ -317,34 +387,54 @@ fn print_summary(s: &ScanSummary, engine: &Engine, enabled: usize, secs: f64) {
     }
 }
 
+fn print_json(v: &impl serde::Serialize) -> Result<ExitCode, Fatal> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Fatal(1, e.to_string()))?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn alerts(c: AlertsCommand) -> Result<ExitCode, Fatal> {
     match c {
         AlertsCommand::List { source, builtin, output } => {
             let defs: Vec<AlertDef> = if builtin {
                 trailalerts::builtin_alerts()
             } else {
-                engine_for(&source, builder(&source)?)?.alerts().cloned().collect()
+                let store = source.db.as_deref().map(open_db).transpose()?;
+                engine_for(&source, store.as_ref(), Ok)?.alerts().cloned().collect()
             };
-            let stdout = std::io::stdout();
-            let mut o = stdout.lock();
-            let r = match output {
-                ListFormat::Json => serde_json::to_writer_pretty(&mut o, &defs).map_err(std::io::Error::other).and_then(|()| writeln!(o)),
-                ListFormat::Table => output::alert_table(&mut o, &defs),
-            };
-            r.map_err(|e| Fatal(1, e.to_string()))?;
-            Ok(ExitCode::SUCCESS)
+            match output {
+                ListFormat::Json => print_json(&defs),
+                ListFormat::Table => {
+                    let stdout = std::io::stdout();
+                    output::alert_table(&mut stdout.lock(), &defs).map_err(|e| Fatal(1, e.to_string()))?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         AlertsCommand::Show { id, source } => {
-            let engine = engine_for(&source, builder(&source)?)?;
+            let store = source.db.as_deref().map(open_db).transpose()?;
+            let engine = engine_for(&source, store.as_ref(), Ok)?;
             let def = engine.alert(&id).ok_or_else(|| Fatal(2, format!("no alert with id `{id}`")))?;
-            let text = serde_json::to_string_pretty(def).map_err(|e| Fatal(1, e.to_string()))?;
-            println!("{text}");
-            Ok(ExitCode::SUCCESS)
+            print_json(def)
         }
         AlertsCommand::Validate { paths } => {
-            let defs = load_alerts(&paths)?;
-            build(Engine::builder().builtin(true).alerts(defs.clone()))?;
+            let defs = load_alerts(&paths, &[])?;
+            Engine::builder().builtin(true).alerts(defs.clone()).build().map_err(|e| Fatal(2, e.to_string()))?;
             println!("{} alert definition(s) are valid", defs.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCommand::Enable(a) => db::set_enabled(&a, true),
+        AlertsCommand::Disable(a) => db::set_enabled(&a, false),
+        AlertsCommand::Copy(a) => db::copy_alert(&a),
+        AlertsCommand::Import(a) => db::import_alerts(&a),
+        AlertsCommand::Export(a) => {
+            let store = open_db(&a.db)?;
+            print_json(&store.list_alerts()?)
+        }
+        AlertsCommand::Remove(a) => {
+            let mut store = open_db(&a.db.db)?;
+            store.remove_alert(&a.id)?;
+            eprintln!("removed alert `{}`", a.id);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -3,7 +3,8 @@
 use std::io::{self, Write};
 
 use trailalerts::export::csv_cell;
-use trailalerts::{AlertDef, AlertResult};
+use trailalerts::export::Column;
+use trailalerts::{AlertDef, AlertResult, StoredIgnore, StoredResult};
 
 use crate::Format;
 
@@ -109,6 +110,78 @@ pub fn alert_table(w: &mut impl Write, defs: &[AlertDef]) -> io::Result<()> {
     Ok(())
 }
 
+fn width(c: Column) -> usize {
+    use trailalerts::SortField as F;
+    match c {
+        Column::Id => 32,
+        Column::Raw => 60,
+        Column::Notifications => 24,
+        Column::Field(F::EventTime | F::RecordedAt) => 20,
+        Column::Field(F::Risk | F::Count) => 8,
+        Column::Field(F::AlertId | F::AlertName) => 34,
+        Column::Field(F::EventName | F::EventSource | F::User) => 28,
+        Column::Field(_) => 16,
+    }
+}
+
+/// Stored results as a table of the chosen columns.
+pub fn stored_table(w: &mut impl Write, rows: &[StoredResult], columns: &[Column]) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(w, "No results.");
+    }
+    let header: Vec<String> = columns.iter().map(|c| cell(&c.name().to_uppercase(), width(*c))).collect();
+    writeln!(w, "{}", header.join(" ").trim_end())?;
+    for r in rows {
+        let line: Vec<String> = columns
+            .iter()
+            .map(|&c| {
+                let v: serde_json::Value = serde_json::from_str(&trailalerts::export::json_line(r, &[c])).unwrap_or_default();
+                let text = match v.get(c.name()) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                cell(&text, width(c))
+            })
+            .collect();
+        writeln!(w, "{}", line.join(" ").trim_end())?;
+    }
+    Ok(())
+}
+
+/// Ignores as a table.
+pub fn ignore_table(w: &mut impl Write, list: &[StoredIgnore]) -> io::Result<()> {
+    if list.is_empty() {
+        return writeln!(w, "No ignores.");
+    }
+    writeln!(w, "{} {} {} {} NOTE", cell("ALERT", 34), cell("ID", 24), cell("SILENCED", 8), cell("MATCHES", 50))?;
+    for i in list {
+        let ig = &i.ignore;
+        let mut parts = Vec::new();
+        for (k, v) in [("region", &ig.region), ("service", &ig.service), ("event", &ig.event), ("user", &ig.user), ("identity_type", &ig.identity_type)] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(p) = &ig.request_parameter {
+            parts.push(format!("request.{}={}", p.path, p.value));
+        }
+        if let Some(p) = &ig.response_element {
+            parts.push(format!("response.{}={}", p.path, p.value));
+        }
+        writeln!(
+            w,
+            "{} {} {} {} {}",
+            cell(ig.alert_id.as_deref().unwrap_or("(global)"), 34),
+            cell(&ig.id, 24),
+            cell(&i.silenced.to_string(), 8),
+            cell(&parts.join(" "), 50),
+            ig.note.as_deref().unwrap_or("").replace(['\n', '\r'], " ")
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,3 +202,4 @@ mod tests {
         assert_eq!(cell("abcdefgh", 5), "abcd…");
     }
 }
+

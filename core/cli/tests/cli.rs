@@ -157,3 +157,111 @@ fn copy_of_a_builtin_from_a_file() {
     assert!(def["pattern"].as_str().unwrap().contains("Root"), "the copy keeps the pattern");
     assert_eq!(def["regions"][0], "us-*");
 }
+
+fn jsonl(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn results_are_stored_searched_exported_and_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db = db.to_str().unwrap();
+    let samples = samples();
+    let samples = samples.to_str().unwrap();
+    let first = run(&["scan", "-q", "--db", db, "--output", "jsonl", samples]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let scanned = jsonl(&first).len();
+    // Scanning again stores nothing new.
+    let again = run(&["scan", "--db", db, "--output", "jsonl", samples]);
+    assert!(text(&again.stderr).contains("Stored 0 new result(s)"), "{}", text(&again.stderr));
+
+    let all = jsonl(&run(&["results", "--db", db, "--output", "jsonl"]));
+    assert_eq!(all.len(), scanned);
+    assert!(all.iter().all(|r| r["raw"].is_object()), "exports carry the raw event");
+
+    // Filters, sort, pagination with a cursor.
+    let crit = jsonl(&run(&["results", "--db", db, "--risk", "critical", "--sort", "event_time", "--desc", "--output", "jsonl"]));
+    assert!(!crit.is_empty() && crit.iter().all(|r| r["risk"] == "critical"));
+    let times: Vec<&str> = crit.iter().map(|r| r["event_time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "descending: {times:?}");
+    let page1 = run(&["results", "--db", db, "--limit", "3", "--output", "jsonl", "--columns", "id"]);
+    let cursor = text(&page1.stderr).split("--cursor ").nth(1).unwrap().trim().to_owned();
+    let page2 = jsonl(&run(&["results", "--db", db, "--limit", "3", "--output", "jsonl", "--columns", "id", "--cursor", &cursor]));
+    let ids1: Vec<String> = jsonl(&page1).iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids1.len(), 3);
+    assert!(page2.iter().all(|r| !ids1.contains(&r["id"].as_str().unwrap().to_owned())));
+    let by_cidr = jsonl(&run(&["results", "--db", db, "--source-ip", "192.0.2.0/24", "--user", "adminsso*", "--output", "jsonl"]));
+    assert!(!by_cidr.is_empty() && by_cidr.iter().all(|r| r["source_ip"] == "192.0.2.200"));
+    let csv = text(&run(&["results", "--db", db, "--columns", "alert_id,user", "--output", "csv"]).stdout);
+    assert!(csv.starts_with("alert_id,user\r\n"), "{csv}");
+
+    // Show one, ignore it by user+event, scan again: silenced and counted.
+    let root = jsonl(&run(&["results", "--db", db, "--alert", "root-console-login", "--output", "jsonl"]));
+    let id = root[0]["id"].as_str().unwrap();
+    let shown = run(&["results", "show", id, "--db", db]);
+    assert!(text(&shown.stdout).contains("\"eventName\": \"ConsoleLogin\""));
+    let ig = run(&["ignore-result", id, "--by", "user,event", "--db", db, "--id", "root-drill", "--note", "quarterly drill"]);
+    assert!(ig.status.success(), "{}", text(&ig.stderr));
+    let rescan = run(&["scan", "-q", "--db", db, "--output", "jsonl", samples]);
+    assert!(!jsonl(&rescan).iter().any(|r| r["alert_id"] == "root-console-login"), "the ignore silences new matches");
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&run(&["ignores", "list", "--db", db, "--output", "json"]).stdout).unwrap();
+    let ig = list.iter().find(|i| i["id"] == "root-drill").unwrap();
+    assert_eq!(ig["silenced"], 1);
+    assert_eq!(ig["user"], "root");
+    // Removing the ignore does not resurrect old results but stops silencing new ones.
+    assert!(run(&["ignores", "remove", "root-drill", "--alert", "root-console-login", "--db", db]).status.success());
+    let after = jsonl(&run(&["scan", "-q", "--db", db, "--output", "jsonl", samples]));
+    assert!(after.iter().any(|r| r["alert_id"] == "root-console-login"));
+    assert_eq!(jsonl(&run(&["results", "--db", db, "--alert", "root-console-login", "--output", "jsonl"])).len(), 1);
+}
+
+#[test]
+fn ignores_and_alert_state_live_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db = db.to_str().unwrap();
+    let samples = samples();
+    let samples = samples.to_str().unwrap();
+    let add = run(&["ignores", "add", "legacy-ci", "--db", db, "--user", "ci-legacy", "--note", "known noisy key"]);
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    assert_eq!(run(&["ignores", "add", "legacy-ci", "--db", db, "--user", "x"]).status.code(), Some(2), "duplicate id");
+    assert_eq!(run(&["ignores", "add", "bad", "--db", db, "--user", "[oops"]).status.code(), Some(2), "bad glob rejected");
+    assert!(run(&["ignores", "edit", "legacy-ci", "--db", db, "--note", "rotating"]).status.success());
+    let out = jsonl(&run(&["scan", "-q", "--db", db, "--output", "jsonl", samples]));
+    assert!(!out.iter().any(|r| r["user"] == "ci-legacy"), "the global ignore applies to every alert");
+
+    assert!(run(&["alerts", "disable", "cis-4.1-unauthorized-api-calls", "--db", db]).status.success());
+    assert!(run(&["alerts", "enable", "security-events-any", "--db", db]).status.success());
+    assert_eq!(run(&["alerts", "disable", "nope", "--db", db]).status.code(), Some(2));
+    let copy = run(&["alerts", "copy", "cis-4.3-root-account-usage", "--id", "root-eu", "--db", db]);
+    assert!(copy.status.success(), "{}", text(&copy.stderr));
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&run(&["alerts", "list", "--db", db, "--output", "json"]).stdout).unwrap();
+    let on = |id: &str| listed.iter().find(|a| a["id"] == id).map(|a| a["enabled"] != false);
+    assert_eq!(on("cis-4.1-unauthorized-api-calls"), Some(false));
+    assert_eq!(on("security-events-any"), Some(true));
+    assert_eq!(on("root-eu"), Some(true));
+    let exported: Vec<serde_json::Value> = serde_json::from_slice(&run(&["alerts", "export", "--db", db]).stdout).unwrap();
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0]["id"], "root-eu");
+
+    let f = dir.path().join("more.json");
+    std::fs::write(&f, r#"[{"id":"sg-any","name":"SG","risk":"low","events":["AuthorizeSecurityGroupIngress"]}]"#).unwrap();
+    assert!(run(&["alerts", "import", f.to_str().unwrap(), "--db", db]).status.success());
+    std::fs::write(&f, r#"[{"id":"broken","name":"B","risk":"low","source_ips":{"include":["nope"]}}]"#).unwrap();
+    assert_eq!(run(&["alerts", "import", f.to_str().unwrap(), "--db", db]).status.code(), Some(2));
+    let out = jsonl(&run(&["scan", "-q", "--db", db, "--output", "jsonl", samples]));
+    assert!(out.iter().any(|r| r["alert_id"] == "sg-any"));
+    assert!(!out.iter().any(|r| r["alert_id"] == "cis-4.1-unauthorized-api-calls"));
+    assert!(out.iter().any(|r| r["alert_id"] == "root-eu"));
+}
+
+#[test]
+fn a_foreign_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("notes.txt");
+    std::fs::write(&db, "hello, this is not a database at all, just some text that is long enough").unwrap();
+    let out = run(&["results", "--db", db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a SQLite database"), "{}", text(&out.stderr));
+}
