@@ -31,7 +31,7 @@ use trailalerts::{
 /// `PRAGMA application_id` of trailalerts databases ("TrAl").
 pub const APPLICATION_ID: i64 = 0x5472_416c;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -92,6 +92,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE processed (event_id TEXT PRIMARY KEY, event_time_ms INTEGER NOT NULL) WITHOUT ROWID;
     CREATE INDEX processed_by_time ON processed (event_time_ms);
+    ",
+    // 1 -> 2: walk risk and alert filters in time order (newest-first pages stop early).
+    r"
+    CREATE INDEX results_by_risk_time ON results (risk_rank, event_time_ms, id);
+    DROP INDEX results_by_alert;
+    CREATE INDEX results_by_alert_time ON results (alert_id, event_time_ms, id);
     ",
 ];
 
@@ -266,6 +272,8 @@ impl SqliteStorage {
                 .map_err(|e| backend(&p, "migrate", &e))?;
             tx.commit().map_err(|e| backend(&p, "migrate", &e))?;
         }
+        // Keeps the query planner's statistics fresh (cheap; SQLite's advice for long-lived connections).
+        self.conn.execute_batch("PRAGMA optimize = 0x10002;").map_err(|e| backend(&p, "optimize", &e))?;
         Ok(())
     }
 

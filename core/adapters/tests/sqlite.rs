@@ -174,6 +174,8 @@ fn the_schema_v1_fixture_still_opens() {
     let (_d, path) = temp_db();
     std::fs::copy(&fixture, &path).unwrap();
     let s = SqliteStorage::open(&path).unwrap();
+    let version: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION, "migrated forward on open");
     assert_eq!(s.count_results().unwrap(), 3, "the fixture holds three results");
     assert_eq!(s.list_ignores(None).unwrap().len(), 1);
 }
