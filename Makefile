@@ -1,12 +1,18 @@
-# trailalerts — developer entry points. `make demo` and `make test` work on a fresh machine.
+# trailalerts — developer entry points. `make demo` and `make test` work on a fresh machine:
+# they need a Rust toolchain and Python 3.9+, and install everything else from the registries.
 SHELL := /bin/bash
 CARGO ?= cargo
+PYTHON ?= python3
 BIN := target/release/trailalerts
+VENV := .venv
+VPY := $(VENV)/bin/python
+WHEEL_VENV := target/wheel-venv
 
-.PHONY: demo test test-rust lint build bench clean check-tools
+.PHONY: demo test test-rust test-python lint build bench bench-python clean check-tools venv
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
 
 build: check-tools
 	$(CARGO) build --release -p trailalerts-cli
@@ -17,20 +23,42 @@ demo: build
 	./$(BIN) scan core/cli/samples
 
 ## Every test in the repository.
-test: check-tools test-rust lint
+test: check-tools test-rust lint test-python
 
 test-rust:
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --all-targets --exclude trailalerts-python
+	$(CARGO) test --workspace --doc --exclude trailalerts-python
 
 lint:
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
 		$(CARGO) clippy --workspace --all-targets -- -D warnings; \
 	else echo "clippy not installed; skipping lint"; fi
 
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q "maturin>=1.16,<2" pytest mypy
+
+venv: $(VPY)
+
+## Python package: build an abi3 wheel, install it into a clean venv, run pytest against it.
+test-python: $(VPY)
+	rm -rf target/wheels-py $(WHEEL_VENV)
+	$(VENV)/bin/maturin build --release -q -m bindings-python/Cargo.toml -o target/wheels-py
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q target/wheels-py/trailalerts-*.whl pytest mypy
+	cd bindings-python && ../$(WHEEL_VENV)/bin/python -m pytest -q tests
+
 ## Criterion benchmarks (see benches/README.md).
 bench:
 	$(CARGO) bench -p trailalerts-benches
 
+## Python binding vs plain Python rules on 100k generated events.
+bench-python: $(VPY)
+	$(VENV)/bin/maturin develop --release -q -m bindings-python/Cargo.toml
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
+	$(VPY) benches/python_vs_rules.py target/events-100k.jsonl
+
 clean:
 	$(CARGO) clean
+	rm -rf $(VENV)

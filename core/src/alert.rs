@@ -484,6 +484,17 @@ pub(crate) enum GroupKey {
     Path(Vec<crate::event::Segment>),
 }
 
+/// Rough cost of a needle set: how much of a typical log it lets through. Service host names
+/// and region names appear in most events of a service or region; event names are selective.
+pub(crate) fn needle_cost(v: &[String]) -> usize {
+    v.iter()
+        .map(|n| {
+            let n = n.to_ascii_lowercase();
+            if n.contains(".amazonaws.com") || n.contains("-east-") || n.contains("-west-") { 50 } else { 1 }
+        })
+        .sum()
+}
+
 /// A compiled alert.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledAlert {
@@ -631,6 +642,61 @@ impl CompiledAlert {
             group_by,
             def,
         })
+    }
+
+    /// Literal strings one of which the raw text of every event this alert matches contains,
+    /// each with whether it matches ASCII case-insensitively (glob-derived) or exactly
+    /// (pattern-derived, key names); `None` when no filter pins one. Each filter is a necessary
+    /// condition, so any one filter's set will do; the cheapest is kept.
+    pub(crate) fn needles(&self) -> Option<Vec<(String, bool)>> {
+        let d = &self.def;
+        let from_globs = |list: &GlobList, quoted: bool| -> Option<Vec<(String, bool)>> {
+            if list.is_empty() {
+                return None;
+            }
+            list.globs()
+                .iter()
+                .map(|g| {
+                    // Quote-anchored prefix when there is one, else the longest literal run.
+                    let p = g.literal_prefix();
+                    if p.is_ascii() && p.len() >= 3 {
+                        let mut n = if quoted { format!("\"{p}") } else { p.to_owned() };
+                        if quoted && g.is_literal() {
+                            n.push('"');
+                        }
+                        return Some((n, true));
+                    }
+                    let l = g.longest_literal();
+                    (l.is_ascii() && l.len() >= 4).then(|| (l.to_owned(), true))
+                })
+                .collect()
+        };
+        let exact = |v: Vec<&str>| v.into_iter().map(|n| (n.to_owned(), false)).collect::<Vec<_>>();
+        let mut options: Vec<Vec<(String, bool)>> = Vec::new();
+        options.extend(from_globs(&self.events, true));
+        options.extend(from_globs(&self.services, true));
+        options.extend(from_globs(&self.regions, true));
+        options.extend(from_globs(&self.users, false));
+        options.extend(from_globs(&self.resources, false));
+        if let Some(v) = self.pattern.as_ref().and_then(FilterPattern::required_literals)
+            && v.iter().all(|n| n.is_ascii() && n.len() >= 3)
+        {
+            options.push(v.into_iter().map(|n| (n, false)).collect());
+        }
+        match d.response {
+            ResponseFilter::Unauthorized => options.push(exact(vec!["\"errorCode\""])),
+            ResponseFilter::Failure => options.push(exact(vec!["\"errorCode\"", "\"Failure\""])),
+            _ => {}
+        }
+        for c in self.request.iter().chain(&self.response).filter(|c| c.present) {
+            if let Some(k) = c.path.iter().rev().find(|k| k.as_str() != "*" && k.parse::<usize>().is_err())
+                && k.len() >= 3
+                && k.is_ascii()
+            {
+                options.push(vec![(format!("\"{k}\""), false)]);
+            }
+        }
+        options.into_iter().min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
     }
 
     /// Every filter but ignores and the threshold.

@@ -251,6 +251,7 @@ impl EngineBuilder {
             cands: Vec::new(),
             record_silenced: false,
             silenced: Vec::new(),
+            prefilter: None,
         };
         engine.reindex();
         Ok(engine)
@@ -291,6 +292,27 @@ pub struct Engine {
     cands: Vec<usize>,
     record_silenced: bool,
     silenced: Vec<Silenced>,
+    // Byte-level prefilter (None: off, because some unindexed alert pins no literal).
+    prefilter: Option<Prefilter>,
+}
+
+/// Literal searches for the alerts the index cannot reach by event name or service.
+#[derive(Debug, Clone)]
+struct Prefilter {
+    // One pass over the text finds the `eventName`/`eventSource` keys, escapes, and the exact
+    // literals of unindexed alerts (patterns 0-3 are the fixed ones, see `FIXED`).
+    scan: aho_corasick::AhoCorasick,
+    // Case-insensitive literals (from globs) of unindexed alerts, searched only when needed.
+    ci: Option<aho_corasick::AhoCorasick>,
+}
+
+const FIXED: [&str; 4] = ["\"eventName\"", "\"eventSource\"", "\\u", "\\/"];
+
+fn skip_ws(raw: &[u8], mut i: usize) -> usize {
+    while matches!(raw.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
 }
 
 /// A result an ignore silenced (recorded when [`Engine::record_silenced`] is on), so storage
@@ -444,10 +466,188 @@ impl Engine {
         }
         self.by_prefix = prefixes.into_iter().collect();
         self.by_prefix.sort_by_key(|p| p.0);
+        self.prefilter = self.build_prefilter();
     }
 
-    /// The alerts whose filters and ignores pass for `ev` (thresholds not applied), in alert
-    /// order. Pure: does not touch threshold state. Used for parallel scans.
+    fn build_prefilter(&self) -> Option<Prefilter> {
+        let (mut exact, mut ci) = (Vec::new(), Vec::new());
+        for &i in &self.always {
+            for (n, insensitive) in self.alerts.get(i)?.needles()? {
+                if insensitive { ci.push(n) } else { exact.push(n) }
+            }
+        }
+        exact.sort();
+        exact.dedup();
+        exact.retain(|n| !FIXED.contains(&n.as_str()));
+        ci.sort();
+        ci.dedup();
+        let patterns: Vec<String> = FIXED.iter().map(|s| (*s).to_owned()).chain(exact).collect();
+        let scan = aho_corasick::AhoCorasick::builder().match_kind(aho_corasick::MatchKind::LeftmostFirst).build(&patterns).ok()?;
+        let ci = if ci.is_empty() { None } else { Some(aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&ci).ok()?) };
+        Some(Prefilter { scan, ci })
+    }
+
+    /// Whether a lowercased event name / source hits the index.
+    fn in_index(&self, value: &[u8], source: bool) -> bool {
+        let mut buf = [0u8; 128];
+        let Some(dst) = buf.get_mut(..value.len()) else { return true };
+        dst.copy_from_slice(value);
+        dst.make_ascii_lowercase();
+        let Ok(v) = std::str::from_utf8(dst) else { return true };
+        if source {
+            return self.by_source.contains_key(v);
+        }
+        self.by_name.contains_key(v) || self.by_prefix.iter().any(|(len, m)| v.get(..*len).is_some_and(|p| m.contains_key(p)))
+    }
+
+    /// Whether an event with this raw JSON text could match any enabled alert. `false` is
+    /// certain (no alert can fire, so the event need not be parsed); `true` means "parse and
+    /// see". One byte scan reads `eventName` and `eventSource` and looks them up in the alert
+    /// index, and searches the literals of alerts the index cannot reach. Anything unusual
+    /// (escapes, a repeated key, a missing name) answers `true`.
+    ///
+    /// ```
+    /// let e = trailalerts::Engine::builder().build().unwrap();
+    /// assert!(e.may_match(br#"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com"}"#));
+    /// assert!(!e.may_match(br#"{"eventName": "DescribeInstances", "eventSource": "ec2.amazonaws.com"}"#));
+    /// ```
+    pub fn may_match(&self, raw: &[u8]) -> bool {
+        let Some(pf) = &self.prefilter else { return true };
+        let (mut name, mut source): (Option<&[u8]>, Option<&[u8]>) = (None, None);
+        let mut escaped = false;
+        for m in pf.scan.find_iter(raw) {
+            match m.pattern().as_usize() {
+                k @ (0 | 1) => {
+                    let i = skip_ws(raw, m.end());
+                    if raw.get(i) != Some(&b':') {
+                        continue; // the text appeared as a value, not a key
+                    }
+                    let slot = if k == 0 { &mut name } else { &mut source };
+                    if slot.is_some() {
+                        return true; // repeated key: maybe nested, let the parser decide
+                    }
+                    let start = skip_ws(raw, i + 1);
+                    if raw.get(start) != Some(&b'"') {
+                        return true;
+                    }
+                    let rest = raw.get(start + 1..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        Some(len) if rest.get(len) == Some(&b'"') => *slot = rest.get(..len),
+                        _ => return true,
+                    }
+                }
+                2 | 3 => escaped = true,
+                _ => return true, // a literal of an unindexed alert
+            }
+        }
+        let Some(name) = name else { return true };
+        if escaped || self.in_index(name, false) {
+            return true;
+        }
+        if !self.by_source.is_empty() && source.is_none_or(|s| self.in_index(s, true)) {
+            return true;
+        }
+        pf.ci.as_ref().is_some_and(|a| a.is_match(raw))
+    }
+
+    /// Evaluates a batch of event texts (e.g. the lines of a JSON Lines buffer) on up to
+    /// `threads` threads. Results come in input order and equal evaluating the texts one by one.
+    /// Filtering runs in parallel (it is stateless); ignores and thresholds are then applied in
+    /// input order. If any text is not a valid event, nothing is applied and the errors
+    /// (input index, problem) are returned instead, so a batch either counts fully or not at all.
+    ///
+    /// ```
+    /// let mut e = trailalerts::Engine::builder().build().unwrap();
+    /// let lines: Vec<&[u8]> = vec![
+    ///     br#"{"eventID":"1","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com"}"#,
+    ///     br#"{"eventID":"2","eventName":"DescribeInstances","eventSource":"ec2.amazonaws.com"}"#,
+    /// ];
+    /// let mut out = Vec::new();
+    /// e.evaluate_batch(&lines, 2, &mut out).unwrap();
+    /// assert_eq!(out.len(), 1);
+    /// ```
+    pub fn evaluate_batch(&mut self, texts: &[&[u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
+        let threads = threads.clamp(1, 64).min(texts.len().max(1));
+        let chunk = texts.len().div_ceil(threads).max(1);
+        let this: &Engine = self;
+        type Found = Vec<(usize, Result<Vec<Match>, String>)>;
+        let work = |start: usize, part: &[&[u8]]| -> Found {
+            let mut found = Vec::new();
+            for (k, t) in part.iter().enumerate() {
+                let trimmed = t.trim_ascii();
+                let looks_like_object = trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}');
+                if looks_like_object && !this.may_match(trimmed) {
+                    continue;
+                }
+                let parsed = std::str::from_utf8(t).map_err(|e| format!("not UTF-8: {e}")).and_then(Event::parse);
+                match parsed {
+                    Ok(ev) => {
+                        let mut ms = Vec::new();
+                        this.matches(&ev, &mut ms);
+                        if !ms.is_empty() {
+                            found.push((start + k, Ok(ms)));
+                        }
+                    }
+                    Err(e) => found.push((start + k, Err(e))),
+                }
+            }
+            found
+        };
+        let parts: Vec<Found> = if threads <= 1 {
+            vec![work(0, texts)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = texts.chunks(chunk).enumerate().map(|(c, part)| s.spawn(move || work(c * chunk, part))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| vec![(0, Err("internal error: a worker thread failed".to_owned()))]))
+                    .collect()
+            })
+        };
+        let errors: Vec<(usize, String)> = parts.iter().flatten().filter_map(|(i, r)| r.as_ref().err().map(|e| (*i, e.clone()))).collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.stats.events += texts.len() as u64;
+        for (i, ms) in parts.into_iter().flatten() {
+            let (Ok(ms), Some(text)) = (ms, texts.get(i)) else { continue };
+            // Parsed again here: only events that matched an alert get this far.
+            let Ok(ev) = std::str::from_utf8(text).map_err(|e| e.to_string()).and_then(Event::parse) else { continue };
+            for m in ms {
+                self.apply(m.alert, &ev, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`Engine::evaluate_raw`] for text not yet checked to be JSON: a skipped text is only
+    /// checked to look like one JSON object (`{…}`); anything else is an error.
+    pub fn evaluate_text(&mut self, text: &str, out: &mut Vec<AlertResult>) -> Result<bool, String> {
+        let t = text.trim();
+        if t.starts_with('{') && t.ends_with('}') && !self.may_match(t.as_bytes()) {
+            self.stats.events += 1;
+            return Ok(false);
+        }
+        let ev = Event::parse(text)?;
+        self.evaluate_into(&ev, out);
+        Ok(true)
+    }
+
+    /// Parses and evaluates one record's raw JSON, skipping the parse when [`Engine::may_match`]
+    /// says no alert can fire. Returns `Ok(false)` for a skipped event. Skipped records are not
+    /// validated beyond being JSON.
+    pub fn evaluate_raw(&mut self, raw: &serde_json::value::RawValue, out: &mut Vec<AlertResult>) -> Result<bool, String> {
+        if !self.may_match(raw.get().as_bytes()) {
+            self.stats.events += 1;
+            return Ok(false);
+        }
+        let ev = Event::from_raw_value(raw)?;
+        self.evaluate_into(&ev, out);
+        Ok(true)
+    }
+
+    /// The alerts whose filters pass for `ev` (ignores and thresholds not applied yet), in
+    /// alert order. Pure: does not touch state, so several threads may call it at once.
     pub fn matches(&self, ev: &Event<'_>, out: &mut Vec<Match>) {
         let mut scratch = String::new();
         let mut cands = Vec::new();

@@ -34,6 +34,8 @@ pub struct Glob {
     text: String,
     // Lowercase literal text before the first wildcard, class or escape (for indexing).
     prefix: String,
+    // Longest lowercase literal run outside wildcards, classes and alternatives.
+    longest: String,
     fast: Fast,
     matcher: GlobMatcher,
 }
@@ -56,7 +58,8 @@ impl Glob {
             .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))?
             .compile_matcher();
         let prefix: String = lower.chars().take_while(|c| !is_meta(*c)).collect();
-        Ok(Self { text: pattern.to_owned(), prefix, fast: classify(&lower), matcher })
+        let longest = longest_run(&lower);
+        Ok(Self { text: pattern.to_owned(), prefix, longest, fast: classify(&lower), matcher })
     }
 
     /// The pattern as written.
@@ -81,6 +84,12 @@ impl Glob {
     /// with a wildcard). Used to index alerts by event-name prefix.
     pub fn literal_prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The longest lowercase literal run of the pattern (text between wildcards), which every
+    /// match contains. Used for byte-level prefilters.
+    pub fn longest_literal(&self) -> &str {
+        &self.longest
     }
 
     /// Whether `value` matches, ignoring case.
@@ -133,6 +142,38 @@ fn wild_match(p: &[u8], v: &[u8]) -> bool {
 
 fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Longest run of plain characters outside `[…]` classes and `{…}` alternatives.
+fn longest_run(p: &str) -> String {
+    let mut best = String::new();
+    let mut cur = String::new();
+    let mut depth = 0usize;
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' | '{' => {
+                depth += 1;
+                cur.clear();
+            }
+            ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                cur.clear();
+            }
+            '*' | '?' => cur.clear(),
+            '\\' if depth == 0 => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            _ if depth == 0 => cur.push(c),
+            _ => {}
+        }
+        if cur.len() > best.len() {
+            best.clone_from(&cur);
+        }
+    }
+    best
 }
 
 fn classify(p: &str) -> Fast {

@@ -57,7 +57,7 @@ pub use glob::{Glob, GlobList};
 pub use notify::{MemoryNotifier, Notifier};
 pub use pattern::FilterPattern;
 pub use result::AlertResult;
-pub use source::{RawRecord, Records};
+pub use source::{RawRecord, Records, jsonl_lines};
 pub use storage::{
     Batch, CommitOutcome, Cursor, IgnoreKey, MemoryStorage, QueryFilter, ResultPage, ResultQuery, SortField, SortValue, Storage,
     StoredIgnore, StoredResult, export, ignore_from_result, note_silenced, paginate, risk_rank, sort_value,

@@ -108,6 +108,12 @@ impl FilterPattern {
         literal_names(&self.expr, "eventName")
     }
 
+    /// Literal strings one of which the raw text of every matching event contains (for a
+    /// byte-level prefilter). `None` when the pattern constrains no literal.
+    pub fn required_literals(&self) -> Option<Vec<String>> {
+        needles(&self.expr)
+    }
+
     /// Like [`FilterPattern::event_names`], for `eventSource`.
     pub fn event_sources(&self) -> Option<Vec<String>> {
         literal_names(&self.expr, "eventSource")
@@ -132,6 +138,29 @@ fn literal_names(e: &Expr, field: &str) -> Option<Vec<String>> {
             // Any conjunct that pins the name pins the whole conjunction.
             xs.iter().filter_map(|x| literal_names(x, field)).min_by_key(Vec::len)
         }
+        Expr::Test { .. } => None,
+    }
+}
+
+fn needles(e: &Expr) -> Option<Vec<String>> {
+    match e {
+        Expr::Test { check: Check::Cmp(Op::Eq, Operand::Text { text, wildcard }), .. } => {
+            // The longest literal run between wildcards must appear in the text.
+            let lit = if *wildcard { text.split('*').max_by_key(|p| p.len()).unwrap_or("") } else { text.as_str() };
+            (lit.len() >= 3).then(|| vec![lit.to_owned()])
+        }
+        Expr::Test { path, check: Check::Exists | Check::IsNull | Check::IsTrue | Check::IsFalse } => match path.last() {
+            Some(Segment::Key(k)) if k.len() >= 3 => Some(vec![format!("\"{k}\"")]),
+            _ => None,
+        },
+        Expr::Or(xs) => {
+            let mut out = Vec::new();
+            for x in xs {
+                out.extend(needles(x)?);
+            }
+            Some(out)
+        }
+        Expr::And(xs) => xs.iter().filter_map(needles).min_by_key(|v| crate::alert::needle_cost(v)),
         Expr::Test { .. } => None,
     }
 }

@@ -263,6 +263,22 @@ impl<'a> Records<'a> {
     }
 }
 
+/// The non-blank lines of a JSON Lines buffer with their 1-based line numbers, split without
+/// parsing (for [`crate::Engine::evaluate_batch`], which parses only what may match).
+pub fn jsonl_lines(buf: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (line, end) in (1u64..).zip(memchr::memchr_iter(b'\n', buf).chain(std::iter::once(buf.len()))) {
+        if let Some(l) = buf.get(start..end)
+            && !l.trim_ascii().is_empty()
+        {
+            out.push((line, l));
+        }
+        start = end + 1;
+    }
+    out
+}
+
 /// Converts serde_json's 1-based line/column into a byte offset within `buf`.
 fn offset_in(buf: &[u8], line: usize, column: usize) -> usize {
     let mut off = 0usize;

@@ -162,3 +162,63 @@ fn json_schema_lists_exactly_the_accepted_fields() {
         assert!(props.contains(&k), "field `{k}` missing from docs/alert.schema.json");
     }
 }
+
+/// The byte-level prefilter may skip parsing, never a result: every real record, evaluated with
+/// and without it, gives the same results.
+#[test]
+fn prefilter_never_changes_results() {
+    let dir = trailalerts_tests::tests_dir().join("data/corpus");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("stratus-red-team")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.push(dir.join("awsdocs_examples.jsonl"));
+    files.push(dir.join("otrf_ec2_proxy_s3_exfiltration.jsonl"));
+    files.sort();
+    let mut with = Engine::builder().build().unwrap();
+    with.set_enabled("instance-credentials-used-outside-aws", true);
+    let mut without = with.clone();
+    let (mut a, mut b, mut skipped) = (Vec::new(), Vec::new(), 0);
+    for f in files {
+        let buf = std::fs::read(&f).unwrap();
+        for rec in Records::new(&buf).flatten() {
+            if let Ok(false) = with.evaluate_raw(rec.value, &mut a) {
+                skipped += 1;
+            }
+            if let Ok(ev) = Event::from_raw_value(rec.value) {
+                without.evaluate_into(&ev, &mut b);
+            }
+        }
+    }
+    let ids = |v: &[trailalerts::AlertResult]| v.iter().map(|r| (r.alert_id.clone(), r.event_id.clone(), r.count)).collect::<Vec<_>>();
+    assert!(!b.is_empty());
+    assert_eq!(ids(&a), ids(&b));
+    assert!(skipped > 50, "the prefilter skipped only {skipped} records");
+    // The template alert (every watched call) keeps the prefilter on too.
+    let mut all = Engine::builder().build().unwrap();
+    all.set_enabled("security-events-any", true);
+    assert!(!all.may_match(br#"{"eventName":"DescribeInstances","eventSource":"ec2.amazonaws.com"}"#));
+}
+
+/// A parallel batch gives exactly the results of evaluating one by one (thresholds included).
+#[test]
+fn parallel_batches_equal_sequential_evaluation() {
+    let events: Vec<String> = (0..400)
+        .map(|i| event(&format!("e{i}"), &format!("2024-01-01T00:{:02}:{:02}Z", i / 60, i % 60), if i % 3 == 0 { "a" } else { "b" }, (i % 2 == 0).then_some("AccessDenied")))
+        .collect();
+    let mut one = burst_engine();
+    let seq: Vec<String> = events.iter().flat_map(|e| one.evaluate(&Event::parse(e).unwrap())).map(|r| r.id).collect();
+    for threads in [1, 2, 3, 8] {
+        let mut eng = burst_engine();
+        let texts: Vec<&[u8]> = events.iter().map(|e| e.as_bytes()).collect();
+        let mut out = Vec::new();
+        eng.evaluate_batch(&texts, threads, &mut out).unwrap();
+        assert_eq!(out.into_iter().map(|r| r.id).collect::<Vec<_>>(), seq, "threads={threads}");
+        assert_eq!(eng.stats().events, 400);
+    }
+    let mut eng = burst_engine();
+    let bad: Vec<&[u8]> = vec![events[0].as_bytes(), b"{not json}", events[1].as_bytes()];
+    let errs = eng.evaluate_batch(&bad, 2, &mut Vec::new()).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].0, 1);
+    assert_eq!(eng.stats().events, 0, "a failed batch applies nothing");
+    let lines = trailalerts::jsonl_lines(b"{\"a\":1}\n\n  \n{\"b\":2}");
+    assert_eq!(lines.iter().map(|l| l.0).collect::<Vec<_>>(), vec![1, 4]);
+}

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use trailalerts::{AlertResult, Engine, Event, EventError, Records};
+use trailalerts::{AlertResult, Engine, EventError, Records};
 
 /// A file that could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,7 +145,8 @@ impl ScanProblem {
     }
 }
 
-/// Evaluates every record of one in-memory buffer (already inflated).
+/// Evaluates every record of one in-memory buffer (already inflated). Stops early when
+/// `cancel` is set (checked every 1,024 records).
 pub fn scan_buffer(
     engine: &mut Engine,
     source: &str,
@@ -152,9 +154,13 @@ pub fn scan_buffer(
     summary: &mut ScanSummary,
     on_result: &mut dyn FnMut(AlertResult),
     on_problem: &mut dyn FnMut(ScanProblem),
+    cancel: Option<&AtomicBool>,
 ) {
     let mut results = Vec::new();
-    for rec in Records::new(buf) {
+    for (n, rec) in Records::new(buf).enumerate() {
+        if n % 1024 == 1023 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return;
+        }
         let rec = match rec {
             Ok(r) => r,
             Err(mut e) => {
@@ -164,8 +170,8 @@ pub fn scan_buffer(
                 continue;
             }
         };
-        let ev = match Event::from_raw_value(rec.value) {
-            Ok(ev) => ev,
+        match engine.evaluate_raw(rec.value, &mut results) {
+            Ok(_) => summary.events += 1,
             Err(problem) => {
                 let mut pos = rec.position.clone();
                 pos.source = Some(source.to_owned());
@@ -173,9 +179,7 @@ pub fn scan_buffer(
                 on_problem(ScanProblem::Record(EventError::new(pos, problem)));
                 continue;
             }
-        };
-        summary.events += 1;
-        engine.evaluate_into(&ev, &mut results);
+        }
         for r in results.drain(..) {
             summary.results += 1;
             *summary.results_by_alert.entry(r.alert_id.clone()).or_default() += 1;
@@ -188,17 +192,22 @@ pub fn scan_buffer(
 /// unreadable files are passed to `on_problem` and counted; the scan goes on.
 /// `on_file` is called after each file with the running summary, the number of files and the
 /// engine (for progress display, and to store each file's results in one transaction).
+/// Setting `cancel` stops the scan soon after (within 1,024 records).
 pub fn scan_paths(
     engine: &mut Engine,
     inputs: &[PathBuf],
     on_result: &mut dyn FnMut(AlertResult),
     on_problem: &mut dyn FnMut(ScanProblem),
     on_file: &mut dyn FnMut(&ScanSummary, usize, &mut Engine),
+    cancel: Option<&AtomicBool>,
 ) -> Result<ScanSummary, FileError> {
     let (files, skipped) = collect_files(inputs)?;
     let mut summary = ScanSummary { skipped_entries: skipped as u64, ..ScanSummary::default() };
     let total = files.len();
     for path in files {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            break;
+        }
         match read_log(&path) {
             Ok((buf, damage)) => {
                 summary.files += 1;
@@ -207,7 +216,7 @@ pub fn scan_paths(
                     on_problem(ScanProblem::File(FileError::new(&path, problem)));
                     summary.bad_records += 1;
                 }
-                scan_buffer(engine, &path.display().to_string(), &buf, &mut summary, on_result, on_problem);
+                scan_buffer(engine, &path.display().to_string(), &buf, &mut summary, on_result, on_problem, cancel);
             }
             Err(e) => {
                 summary.unreadable_files += 1;

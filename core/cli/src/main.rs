@@ -323,6 +323,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
                 );
             }
         },
+        None,
     )
     .map_err(|e| Fatal(1, e.to_string()))?;
     if progress {
