@@ -8,11 +8,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 WHEEL_VENV := target/wheel-venv
 
-.PHONY: demo test test-rust test-python lint build bench bench-python clean check-tools venv
+.PHONY: demo test test-rust test-python test-node lint build bench bench-python bench-node clean check-tools venv
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
+	@command -v npm >/dev/null || { echo "node and npm are required"; exit 1; }
 
 build: check-tools
 	$(CARGO) build --release -p trailalerts-cli
@@ -23,11 +24,11 @@ demo: build
 	./$(BIN) scan core/cli/samples
 
 ## Every test in the repository.
-test: check-tools test-rust lint test-python
+test: check-tools test-rust lint test-python test-node
 
 test-rust:
-	$(CARGO) test --workspace --all-targets --exclude trailalerts-python
-	$(CARGO) test --workspace --doc --exclude trailalerts-python
+	$(CARGO) test --workspace --all-targets --exclude trailalerts-python --exclude trailalerts-node
+	$(CARGO) test --workspace --doc --exclude trailalerts-python --exclude trailalerts-node
 
 lint:
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
@@ -49,6 +50,10 @@ test-python: $(VPY)
 	$(WHEEL_VENV)/bin/python -m pip install -q target/wheels-py/trailalerts-*.whl pytest mypy
 	cd bindings-python && ../$(WHEEL_VENV)/bin/python -m pytest -q tests
 
+## Node package: install the CLI from npm, build the addon and index.d.ts, run node --test.
+test-node:
+	cd bindings-node && npm ci --no-audit --no-fund && npm run build && npm test
+
 ## Criterion benchmarks (see benches/README.md).
 bench:
 	$(CARGO) bench -p trailalerts-benches
@@ -58,6 +63,12 @@ bench-python: $(VPY)
 	$(VENV)/bin/maturin develop --release -q -m bindings-python/Cargo.toml
 	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
 	$(VPY) benches/python_vs_rules.py target/events-100k.jsonl
+
+## Node binding vs plain JavaScript rules on 100k generated events.
+bench-node:
+	cd bindings-node && npm ci --no-audit --no-fund && npm run build
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
+	node benches/node_vs_rules.mjs target/events-100k.jsonl
 
 clean:
 	$(CARGO) clean

@@ -566,12 +566,13 @@ impl Engine {
     /// e.evaluate_batch(&lines, 2, &mut out).unwrap();
     /// assert_eq!(out.len(), 1);
     /// ```
-    pub fn evaluate_batch(&mut self, texts: &[&[u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
+    pub fn evaluate_batch<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
         let threads = threads.clamp(1, 64).min(texts.len().max(1));
         let chunk = texts.len().div_ceil(threads).max(1);
         let this: &Engine = self;
-        type Found = Vec<(usize, Result<Vec<Match>, String>)>;
-        let work = |start: usize, part: &[&[u8]]| -> Found {
+        // Matched events keep their parse for the sequential phase (an `Event` is `Send`).
+        type Found<'t> = Vec<(usize, Result<(Event<'t>, Vec<Match>), String>)>;
+        let work = |start: usize, part: &[&'a [u8]]| -> Found<'a> {
             let mut found = Vec::new();
             for (k, t) in part.iter().enumerate() {
                 let trimmed = t.trim_ascii();
@@ -585,7 +586,7 @@ impl Engine {
                         let mut ms = Vec::new();
                         this.matches(&ev, &mut ms);
                         if !ms.is_empty() {
-                            found.push((start + k, Ok(ms)));
+                            found.push((start + k, Ok((ev, ms))));
                         }
                     }
                     Err(e) => found.push((start + k, Err(e))),
@@ -593,7 +594,7 @@ impl Engine {
             }
             found
         };
-        let parts: Vec<Found> = if threads <= 1 {
+        let parts: Vec<Found<'a>> = if threads <= 1 {
             vec![work(0, texts)]
         } else {
             std::thread::scope(|s| {
@@ -609,10 +610,8 @@ impl Engine {
             return Err(errors);
         }
         self.stats.events += texts.len() as u64;
-        for (i, ms) in parts.into_iter().flatten() {
-            let (Ok(ms), Some(text)) = (ms, texts.get(i)) else { continue };
-            // Parsed again here: only events that matched an alert get this far.
-            let Ok(ev) = std::str::from_utf8(text).map_err(|e| e.to_string()).and_then(Event::parse) else { continue };
+        for (_, found) in parts.into_iter().flatten() {
+            let Ok((ev, ms)) = found else { continue };
             for m in ms {
                 self.apply(m.alert, &ev, out);
             }
