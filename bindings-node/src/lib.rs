@@ -322,7 +322,8 @@ impl Engine {
         AsyncTask::new(Job::new(move || -> std::result::Result<Vec<AlertResult>, (String, String)> {
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
             let mut out = Vec::new();
-            let (lines, texts): (Vec<(u64, &[u8])>, Vec<&[u8]>) = match &input {
+            type Split<'b> = (Vec<(u64, &'b [u8])>, Vec<&'b [u8]>);
+            let (lines, texts): Split<'_> = match &input {
                 Input::Lines(buf) => {
                     let l = trailalerts::jsonl_lines(buf);
                     let t = l.iter().map(|x| x.1).collect();
