@@ -9,7 +9,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trailalerts::{AlertResult, ResultQuery, Risk, SortField, Storage};
 use trailalerts_adapters::sqlite::SqliteStorage;
 
-const TOTAL: usize = 1_000_000;
+/// 1M stored results when benchmarking; a small database when `cargo test` runs benches as tests.
+fn total() -> usize {
+    if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 2_000 }
+}
 
 #[expect(clippy::panic, reason = "bench setup")]
 fn fail(e: impl std::fmt::Display) -> ! {
@@ -48,11 +51,11 @@ fn template() -> AlertResult {
 fn million_db(t: &AlertResult) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(e));
-    let path = dir.join("results-1m.db");
+    let path = dir.join(format!("results-{}.db", total()));
     let mut s = SqliteStorage::open(&path).unwrap_or_else(|e| fail(e));
     let have = s.count_results().unwrap_or_else(|e| fail(e)) as usize;
-    for start in (have..TOTAL).step_by(10_000) {
-        let batch: Vec<AlertResult> = (start..(start + 10_000).min(TOTAL)).map(|i| result(t, i)).collect();
+    for start in (have..total()).step_by(10_000) {
+        let batch: Vec<AlertResult> = (start..(start + 10_000).min(total())).map(|i| result(t, i)).collect();
         s.save_results(&batch, "2026-11-26T00:00:00Z").unwrap_or_else(|e| fail(e));
     }
     path
@@ -69,7 +72,7 @@ fn bench(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("trailalerts-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(e));
     let mut fresh = SqliteStorage::open(dir.join("insert.db")).unwrap_or_else(|e| fail(e));
-    let mut next = TOTAL;
+    let mut next = total();
     g.bench_function("batch_of_1000", |b| {
         b.iter(|| {
             let batch: Vec<AlertResult> = (next..next + 1000).map(|i| result(&t, i)).collect();
