@@ -13,6 +13,7 @@ fn main() {
     parts(&raw);
     let cis2: Vec<_> = trailalerts::builtin_alerts().into_iter().filter(|a| a.id.starts_with("cis-")).collect();
     batch(&raw, cis2);
+    split(&raw);
 }
 #[expect(clippy::panic, reason = "example")]
 fn panic_any(e: impl std::fmt::Display) -> ! {
@@ -47,4 +48,16 @@ pub fn batch(raw: &[String], cis: Vec<trailalerts::AlertDef>) {
         let _ = engine.evaluate_batch(&texts, threads, &mut out);
         println!("batch threads={threads}: {:.0} ns/event, {} results", t.elapsed().as_nanos() as f64 / raw.len() as f64, out.len());
     }
+}
+
+#[allow(dead_code, reason = "micro timings")]
+pub fn split(raw: &[String]) {
+    let doc = format!("{{\"Records\":[{}]}}", raw.join(","));
+    let t = std::time::Instant::now();
+    let n = trailalerts::Records::new(doc.as_bytes()).count();
+    println!("Records split (log file): {:.0} ns/event ({n})", t.elapsed().as_nanos() as f64 / raw.len() as f64);
+    let jl = raw.join("\n");
+    let t = std::time::Instant::now();
+    let n = trailalerts::jsonl_lines(jl.as_bytes()).len();
+    println!("jsonl_lines split: {:.0} ns/event ({n})", t.elapsed().as_nanos() as f64 / raw.len() as f64);
 }

@@ -567,6 +567,18 @@ impl Engine {
     /// assert_eq!(out.len(), 1);
     /// ```
     pub fn evaluate_batch<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
+        let errors = self.batch_inner(texts, threads, out, true);
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Like [`Engine::evaluate_batch`], but invalid texts are skipped (and returned with their
+    /// index) while every valid one is evaluated — what a scan wants: one bad record does not
+    /// stop the rest.
+    pub fn evaluate_batch_lenient<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>) -> Vec<(usize, String)> {
+        self.batch_inner(texts, threads, out, false)
+    }
+
+    fn batch_inner<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>, strict: bool) -> Vec<(usize, String)> {
         let threads = threads.clamp(1, 64).min(texts.len().max(1));
         let chunk = texts.len().div_ceil(threads).max(1);
         let this: &Engine = self;
@@ -606,17 +618,17 @@ impl Engine {
             })
         };
         let errors: Vec<(usize, String)> = parts.iter().flatten().filter_map(|(i, r)| r.as_ref().err().map(|e| (*i, e.clone()))).collect();
-        if !errors.is_empty() {
-            return Err(errors);
+        if strict && !errors.is_empty() {
+            return errors;
         }
-        self.stats.events += texts.len() as u64;
+        self.stats.events += (texts.len() - errors.len()) as u64;
         for (_, found) in parts.into_iter().flatten() {
             let Ok((ev, ms)) = found else { continue };
             for m in ms {
                 self.apply(m.alert, &ev, out);
             }
         }
-        Ok(())
+        errors
     }
 
     /// Like [`Engine::evaluate_raw`] for text not yet checked to be JSON: a skipped text is only

@@ -145,8 +145,8 @@ impl ScanProblem {
     }
 }
 
-/// Evaluates every record of one in-memory buffer (already inflated). Stops early when
-/// `cancel` is set (checked every 1,024 records).
+/// Evaluates every record of one in-memory buffer (already inflated), in record order. Stops
+/// early when `cancel` is set (checked every 1,024 records).
 pub fn scan_buffer(
     engine: &mut Engine,
     source: &str,
@@ -204,27 +204,48 @@ pub fn scan_paths(
     let (files, skipped) = collect_files(inputs)?;
     let mut summary = ScanSummary { skipped_entries: skipped as u64, ..ScanSummary::default() };
     let total = files.len();
-    for path in files {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-            break;
-        }
-        match read_log(&path) {
-            Ok((buf, damage)) => {
-                summary.files += 1;
-                summary.bytes += buf.len() as u64;
-                if let Some(problem) = damage {
-                    on_problem(ScanProblem::File(FileError::new(&path, problem)));
-                    summary.bad_records += 1;
+    // A reader thread reads and inflates the next files while this one evaluates.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, Result<(Vec<u8>, Option<String>), FileError>)>(2);
+    let stop_flag = AtomicBool::new(false);
+    let stop = &stop_flag;
+    std::thread::scope(|s| {
+        // `tx` moves into the reader: when it finishes, the channel closes and the loop ends.
+        let reader = s.spawn(move || {
+            for path in files {
+                if stop.load(Ordering::Relaxed) || cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    break;
                 }
-                scan_buffer(engine, &path.display().to_string(), &buf, &mut summary, on_result, on_problem, cancel);
+                let r = read_log(&path);
+                if tx.send((path, r)).is_err() {
+                    break;
+                }
             }
-            Err(e) => {
-                summary.unreadable_files += 1;
-                on_problem(ScanProblem::File(e));
+        });
+        for (path, r) in rx.iter() {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                break;
             }
+            match r {
+                Ok((buf, damage)) => {
+                    summary.files += 1;
+                    summary.bytes += buf.len() as u64;
+                    if let Some(problem) = damage {
+                        on_problem(ScanProblem::File(FileError::new(&path, problem)));
+                        summary.bad_records += 1;
+                    }
+                    scan_buffer(engine, &path.display().to_string(), &buf, &mut summary, on_result, on_problem, cancel);
+                }
+                Err(e) => {
+                    summary.unreadable_files += 1;
+                    on_problem(ScanProblem::File(e));
+                }
+            }
+            on_file(&summary, total, engine);
         }
-        on_file(&summary, total, engine);
-    }
+        stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        let _ = reader.join();
+    });
     Ok(summary)
 }
 
