@@ -566,7 +566,7 @@ impl Engine {
     /// e.evaluate_batch(&lines, 2, &mut out).unwrap();
     /// assert_eq!(out.len(), 1);
     /// ```
-    pub fn evaluate_batch<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
+    pub fn evaluate_batch(&mut self, texts: &[&[u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
         let errors = self.batch_inner(texts, threads, out, true);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
@@ -574,7 +574,7 @@ impl Engine {
     /// Like [`Engine::evaluate_batch`], but invalid texts are skipped (and returned with their
     /// index) while every valid one is evaluated — what a scan wants: one bad record does not
     /// stop the rest.
-    pub fn evaluate_batch_lenient<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>) -> Vec<(usize, String)> {
+    pub fn evaluate_batch_lenient(&mut self, texts: &[&[u8]], threads: usize, out: &mut Vec<AlertResult>) -> Vec<(usize, String)> {
         self.batch_inner(texts, threads, out, false)
     }
 
