@@ -74,6 +74,27 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The path scans and the bindings take: skip the parse when no alert can match.
+    let mut g = c.benchmark_group("prefilter_parse_evaluate");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    for total in [25usize, 500] {
+        let mut eng = engine(total.saturating_sub(builtin));
+        g.bench_function(format!("{total}_alerts"), |b| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                let mut n = 0;
+                for r in &raw {
+                    if eng.evaluate_text(black_box(r), &mut out).is_ok() {
+                        n += out.len();
+                        out.clear();
+                    }
+                }
+                n
+            });
+        });
+    }
+    g.finish();
 }
 
 criterion_group! {

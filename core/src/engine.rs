@@ -252,6 +252,7 @@ impl EngineBuilder {
             record_silenced: false,
             silenced: Vec::new(),
             prefilter: None,
+            prefilter_seen: (0, 0),
         };
         engine.reindex();
         Ok(engine)
@@ -294,6 +295,9 @@ pub struct Engine {
     silenced: Vec<Silenced>,
     // Byte-level prefilter (None: off, because some unindexed alert pins no literal).
     prefilter: Option<Prefilter>,
+    // Adaptive use of the prefilter by evaluate_raw/evaluate_text: (checked, passed). When
+    // most events pass anyway, the scan costs more than it saves, so it is switched off.
+    prefilter_seen: (u64, u64),
 }
 
 /// Literal searches for the alerts the index cannot reach by event name or service.
@@ -467,6 +471,22 @@ impl Engine {
         self.by_prefix = prefixes.into_iter().collect();
         self.by_prefix.sort_by_key(|p| p.0);
         self.prefilter = self.build_prefilter();
+        self.prefilter_seen = (0, 0);
+    }
+
+    /// The prefilter, while it pays: after 4,096 events, if more than 60% passed it anyway, it
+    /// is no longer consulted (until the alert set changes).
+    fn skip(&mut self, raw: &[u8]) -> bool {
+        if self.prefilter.is_none() {
+            return false;
+        }
+        let (checked, passed) = self.prefilter_seen;
+        if checked >= 4096 && passed * 10 > checked * 6 {
+            return false;
+        }
+        let pass = self.may_match(raw);
+        self.prefilter_seen = (checked + 1, passed + u64::from(pass));
+        !pass
     }
 
     fn build_prefilter(&self) -> Option<Prefilter> {
@@ -635,7 +655,7 @@ impl Engine {
     /// checked to look like one JSON object (`{…}`); anything else is an error.
     pub fn evaluate_text(&mut self, text: &str, out: &mut Vec<AlertResult>) -> Result<bool, String> {
         let t = text.trim();
-        if t.starts_with('{') && t.ends_with('}') && !self.may_match(t.as_bytes()) {
+        if t.starts_with('{') && t.ends_with('}') && self.skip(t.as_bytes()) {
             self.stats.events += 1;
             return Ok(false);
         }
@@ -648,7 +668,7 @@ impl Engine {
     /// says no alert can fire. Returns `Ok(false)` for a skipped event. Skipped records are not
     /// validated beyond being JSON.
     pub fn evaluate_raw(&mut self, raw: &serde_json::value::RawValue, out: &mut Vec<AlertResult>) -> Result<bool, String> {
-        if !self.may_match(raw.get().as_bytes()) {
+        if self.skip(raw.get().as_bytes()) {
             self.stats.events += 1;
             return Ok(false);
         }
