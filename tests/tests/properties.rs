@@ -1,0 +1,140 @@
+//! Properties that must hold for any input (proptest).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+
+use proptest::prelude::*;
+use trailalerts::{Engine, Event, Glob};
+
+fn escape(s: &str) -> String {
+    s.chars().flat_map(|c| if "*?[]{}\\".contains(c) { vec!['\\', c] } else { vec![c] }).collect()
+}
+
+fn user_name() -> impl Strategy<Value = String> {
+    // Mix ASCII, accented and other scripts, with case variants.
+    prop::collection::vec(prop::sample::select(vec!['a', 'B', 'z', 'É', 'é', 'ß', 'Ω', 'ω', 'K', 'k', '\u{212a}', '-', '_', '.', '1', 'İ', 'i', 'Я', 'я']), 1..12)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// A literal glob matches exactly the names equal to it after Unicode lowercasing, on the
+    /// fast path and the regex path alike.
+    #[test]
+    fn case_insensitive_matching_is_consistent(a in user_name(), b in user_name()) {
+        let g = Glob::new(&escape(&a)).unwrap();
+        prop_assert_eq!(g.is_match(&b), a.to_lowercase() == b.to_lowercase(), "{:?} vs {:?}", a, b);
+        prop_assert!(g.is_match(&a));
+        let star = Glob::new(&format!("{}*", escape(&a))).unwrap();
+        let longer = format!("{}suffix", a);
+        prop_assert!(star.is_match(&longer));
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Ev {
+    name: usize,
+    user: usize,
+    error: bool,
+    secs: u32,
+}
+
+const NAMES: [&str; 5] = ["CreateUser", "StopLogging", "GetObject", "AuthorizeSecurityGroupIngress", "ListBuckets"];
+const USERS: [&str; 4] = ["alice", "bob", "ci-bot", "root"];
+
+fn ev_text(i: usize, e: &Ev) -> String {
+    let user = USERS[e.user];
+    let identity = if user == "root" {
+        r#"{"type":"Root","arn":"arn:aws:iam::1:root"}"#.to_owned()
+    } else {
+        format!(r#"{{"type":"IAMUser","userName":"{user}","arn":"arn:aws:iam::1:user/{user}"}}"#)
+    };
+    let source = match e.name {
+        0 => "iam",
+        1 => "cloudtrail",
+        2 | 4 => "s3",
+        _ => "ec2",
+    };
+    let err = if e.error { r#","errorCode":"AccessDenied""# } else { "" };
+    format!(
+        r#"{{"eventID":"e{i}","eventTime":"2024-01-01T{:02}:{:02}:{:02}Z","eventName":"{}","eventSource":"{source}.amazonaws.com","eventType":"AwsApiCall","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","userIdentity":{identity}{err}}}"#,
+        (e.secs / 3600) % 24,
+        (e.secs / 60) % 60,
+        e.secs % 60,
+        NAMES[e.name]
+    )
+}
+
+fn events() -> impl Strategy<Value = Vec<Ev>> {
+    prop::collection::vec((0..NAMES.len(), 0..USERS.len(), any::<bool>(), 0u32..7200).prop_map(|(name, user, error, secs)| Ev { name, user, error, secs }), 0..60)
+}
+
+const ALERTS: &str = r#"[
+  {"id":"burst","name":"Burst","risk":"high","response":"unauthorized","threshold":{"count":3,"window_seconds":300,"group_by":["user"]}},
+  {"id":"any-create","name":"Create","risk":"low","events":["Create*"]},
+  {"id":"s3","name":"S3","risk":"low","services":["s3"]}
+]"#;
+
+fn engine(ignores: bool) -> Engine {
+    let mut b = Engine::builder().builtin(false).alerts_json(ALERTS).unwrap();
+    if ignores {
+        b = b.global_ignore(serde_json::from_str(r#"{"id":"bots","user":"ci-*"}"#).unwrap());
+    }
+    b.build().unwrap()
+}
+
+fn run(engine: &mut Engine, texts: &[String]) -> Vec<(String, String, Option<u32>)> {
+    texts.iter().flat_map(|t| engine.evaluate(&Event::parse(t).unwrap())).map(|r| (r.alert_id, r.event_id, r.count)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Ignores only ever remove results (thresholds aside: an ignored event does not count,
+    /// so only non-threshold results are compared as sets).
+    #[test]
+    fn ignores_only_remove_results(evs in events()) {
+        let texts: Vec<String> = evs.iter().enumerate().map(|(i, e)| ev_text(i, e)).collect();
+        let with = run(&mut engine(true), &texts);
+        let without = run(&mut engine(false), &texts);
+        for r in with.iter().filter(|r| r.2.is_none()) {
+            prop_assert!(without.contains(r), "{:?} appeared only with ignores", r);
+        }
+        prop_assert!(with.iter().filter(|r| r.2.is_none()).count() <= without.iter().filter(|r| r.2.is_none()).count());
+    }
+
+    /// Evaluating one by one, in batches of any size and thread count, and with or without the
+    /// prefilter gives the same results.
+    #[test]
+    fn batches_threads_and_prefilter_agree(evs in events(), split in 1usize..10, threads in 1usize..4) {
+        let texts: Vec<String> = evs.iter().enumerate().map(|(i, e)| ev_text(i, e)).collect();
+        let want = run(&mut engine(false), &texts);
+        let mut eng = engine(false);
+        let mut got = Vec::new();
+        for chunk in texts.chunks(split) {
+            let refs: Vec<&[u8]> = chunk.iter().map(|t| t.as_bytes()).collect();
+            let mut out = Vec::new();
+            eng.evaluate_batch(&refs, threads, &mut out).unwrap();
+            got.extend(out.into_iter().map(|r| (r.alert_id, r.event_id, r.count)));
+        }
+        prop_assert_eq!(&got, &want);
+        let mut eng = engine(false);
+        let mut via_text = Vec::new();
+        for t in &texts {
+            let mut out = Vec::new();
+            eng.evaluate_text(t, &mut out).unwrap();
+            via_text.extend(out.into_iter().map(|r| (r.alert_id, r.event_id, r.count)));
+        }
+        prop_assert_eq!(via_text, want);
+    }
+
+    /// Arbitrary bytes never panic the record reader or the event parser.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        static CATALOG: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+        let mut engine = CATALOG.get_or_init(|| Engine::builder().build().unwrap()).clone();
+        for rec in trailalerts::Records::new(&bytes).flatten() {
+            let _ = engine.evaluate_raw(rec.value, &mut Vec::new());
+        }
+        let _ = engine.may_match(&bytes);
+    }
+}
