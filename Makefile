@@ -8,7 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 WHEEL_VENV := target/wheel-venv
 
-.PHONY: demo test test-rust test-python test-node lint build bench bench-python bench-node clean check-tools venv
+.PHONY: demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -24,7 +24,7 @@ demo: build
 	./$(BIN) scan core/cli/samples
 
 ## Every test in the repository.
-test: check-tools test-rust lint test-python test-node
+test: check-tools test-rust lint test-python test-node fuzz-smoke
 
 test-rust:
 	$(CARGO) test --workspace --all-targets --exclude trailalerts-python --exclude trailalerts-node
@@ -53,6 +53,14 @@ test-python: $(VPY)
 ## Node package: install the CLI from npm, build the addon and index.d.ts, run node --test.
 test-node:
 	cd bindings-node && npm ci --no-audit --no-fund && npm run build && npm test
+
+## Fuzz every target for a minute (cargo-fuzz, nightly; skipped where nightly is missing).
+fuzz:
+	tests/fuzz/run.sh 60
+
+## A short run of each fuzz target (part of `make test`).
+fuzz-smoke:
+	tests/fuzz/run.sh 10
 
 ## Criterion benchmarks (see benches/README.md).
 bench:
