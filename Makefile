@@ -8,7 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 WHEEL_VENV := target/wheel-venv
 
-.PHONY: demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
+.PHONY: bench-peers demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -77,6 +77,13 @@ bench-node:
 	cd bindings-node && npm ci --no-audit --no-fund && npm run build
 	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
 	node benches/node_vs_rules.mjs target/events-100k.jsonl
+
+## trailalerts vs jq and Python rule functions (orjson, json) on the same gzipped logs.
+bench-peers: build $(VPY)
+	$(VPY) -m pip install -q orjson
+	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq) || echo "jq unavailable; skipped"
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_logs -- target/bench-logs 50 2000
+	$(VPY) benches/peers.py target/bench-logs ./$(BIN)
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,77 @@
+//! End to end over gzipped CloudTrail log files: inflate only, inflate + parse (the reference
+//! the scan is measured against), and `scan_paths` with the CIS alerts and the full catalog.
+//! Method and results: benches/README.md.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use trailalerts::{Engine, Event, Records};
+use trailalerts_adapters::files::{read_log, scan_paths};
+
+#[expect(clippy::panic, reason = "bench setup")]
+fn fail(e: impl std::fmt::Display) -> ! {
+    panic!("bench setup failed: {e}")
+}
+
+fn logs() -> (PathBuf, Vec<PathBuf>, u64, u64) {
+    let testing = !std::env::args().any(|a| a == "--bench");
+    let (files, per) = if testing { (2, 200) } else { (20, 5000) };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-data/scan-{files}x{per}"));
+    let all = trailalerts_benches::events(files * per, 42);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(e));
+    let mut paths = Vec::new();
+    let mut bytes = 0;
+    for (i, chunk) in all.chunks(per).enumerate() {
+        let path = dir.join(format!("log-{i:03}.json.gz"));
+        let doc = format!("{{\"Records\":[{}]}}", chunk.join(","));
+        bytes += doc.len() as u64;
+        if !path.exists() {
+            let f = std::fs::File::create(&path).unwrap_or_else(|e| fail(e));
+            let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+            enc.write_all(doc.as_bytes()).unwrap_or_else(|e| fail(e));
+            enc.finish().unwrap_or_else(|e| fail(e));
+        }
+        paths.push(path);
+    }
+    (dir, paths, bytes, (files * per) as u64)
+}
+
+fn bench(c: &mut Criterion) {
+    let (dir, paths, bytes, events) = logs();
+    let cis: Vec<_> = trailalerts::builtin_alerts().into_iter().filter(|a| a.id.starts_with("cis-")).collect();
+    let mut g = c.benchmark_group("gz_logs");
+    g.throughput(Throughput::Elements(events));
+    g.sample_size(10);
+    g.bench_function("inflate", |b| b.iter(|| paths.iter().map(|p| read_log(p).map_or(0, |(buf, _)| buf.len())).sum::<usize>()));
+    g.bench_function("inflate_parse_reference", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for p in &paths {
+                let Ok((buf, _)) = read_log(p) else { continue };
+                for rec in Records::new(&buf).flatten() {
+                    if let Ok(ev) = Event::from_raw_value(rec.value) {
+                        n += usize::from(black_box(ev.event_name()).is_some());
+                    }
+                }
+            }
+            n
+        });
+    });
+    for (label, defs) in [("scan_cis", cis), ("scan_full_catalog", trailalerts::builtin_alerts())] {
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                let mut engine = Engine::builder().builtin(false).alerts(defs.clone()).build().unwrap_or_else(|e| fail(e));
+                let mut n = 0usize;
+                let _ = scan_paths(&mut engine, std::slice::from_ref(&dir), &mut |_| n += 1, &mut |_| {}, &mut |_, _, _| {}, None);
+                n
+            });
+        });
+    }
+    g.finish();
+    let _ = bytes;
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
