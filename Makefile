@@ -82,7 +82,8 @@ bench-node:
 bench-peers: build $(VPY)
 	$(VPY) -m pip install -q orjson
 	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq) || echo "jq unavailable; skipped"
-	$(CARGO) run -q --release -p trailalerts-benches --example gen_logs -- target/bench-logs 50 2000
+	rm -rf target/bench-logs
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_logs -- target/bench-logs 100 2000
 	$(VPY) benches/peers.py target/bench-logs ./$(BIN)
 
 clean:
