@@ -97,3 +97,14 @@ test('SQLite storage: save once, query, ignore from a result', async () => {
   assert.equal((await store.ignores('root-console-login'))[0].ignore.id, 'drill')
   assert.throws(() => store.query({ sort: 'nonsense' }), e => e.code === 'invalid_request')
 })
+
+test('same results as the Rust CLI', async () => {
+  const { execFileSync } = await import('node:child_process')
+  const { repo } = await import('./helpers.mjs')
+  const target = path.join(corpus, 'stratus-red-team')
+  const out = execFileSync('cargo', ['run', '-q', '-p', 'trailalerts-cli', '--', 'scan', '-q', '--output', 'jsonl', target], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 28 })
+  const rust = out.trim().split('\n').map(l => JSON.parse(l)).map(r => [r.alert_id, r.event_id, r.count ?? null])
+  const node = (await new Engine().scan([target])).results.map(r => [r.alertId, r.eventId, r.count ?? null])
+  assert.ok(rust.length > 50)
+  assert.deepEqual(node, rust)
+})

@@ -175,3 +175,15 @@ def test_user_written_storage_and_notifier_protocols():
     with pytest.raises(trailalerts.NotificationError, match="receiver down"):
         trailalerts.notify(results, [Broken(), rec])
     assert rec.seen == ["cis-4.5-cloudtrail-changes"] * 2, "one failing notifier does not stop the others"
+
+
+def test_same_results_as_the_rust_cli(corpus):
+    import subprocess
+    from conftest import REPO
+    target = corpus / "stratus-red-team"
+    out = subprocess.run(["cargo", "run", "-q", "-p", "trailalerts-cli", "--", "scan", "-q", "--output", "jsonl", str(target)],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    rust = [(r["alert_id"], r["event_id"], r.get("count")) for r in map(json.loads, out.splitlines())]
+    py = [(r.alert_id, r.event_id, r.count) for r in trailalerts.Engine().scan([target])]
+    assert len(rust) > 50
+    assert py == rust

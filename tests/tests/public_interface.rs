@@ -222,3 +222,43 @@ fn parallel_batches_equal_sequential_evaluation() {
     let lines = trailalerts::jsonl_lines(b"{\"a\":1}\n\n  \n{\"b\":2}");
     assert_eq!(lines.iter().map(|l| l.0).collect::<Vec<_>>(), vec![1, 4]);
 }
+
+/// Millions of distinct threshold keys: memory stays bounded by the group cap and evictions are
+/// counted; the engine keeps working.
+#[test]
+fn millions_of_threshold_keys_stay_bounded() {
+    let mut engine = Engine::builder()
+        .builtin(false)
+        .alerts_json(r#"{"id":"per-ip","name":"Per IP","risk":"low","threshold":{"count":2,"window_seconds":60,"group_by":["source_ip"]}}"#)
+        .unwrap()
+        .max_threshold_groups(50_000)
+        .build()
+        .unwrap();
+    for i in 0u32..1_000_000 {
+        let raw = format!(
+            r#"{{"eventID":"k{i}","eventTime":"2024-01-01T00:00:{:02}Z","eventName":"GetObject","sourceIPAddress":"10.{}.{}.{}"}}"#,
+            i % 60,
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255
+        );
+        engine.evaluate(&Event::parse(&raw).unwrap());
+    }
+    assert!(engine.threshold_state().len() <= 50_000);
+    assert!(engine.threshold_evictions() >= 950_000, "evictions: {}", engine.threshold_evictions());
+}
+
+/// A file of a million records is read completely, in bounded time.
+#[test]
+fn a_million_record_file_is_read() {
+    let line = r#"{"eventID":"x","eventName":"GetObject","eventSource":"s3.amazonaws.com"}"#;
+    let doc = format!("{{\"Records\":[{}]}}", vec![line; 1_000_000].join(","));
+    let mut engine = Engine::builder().build().unwrap();
+    let mut n = 0;
+    for rec in Records::new(doc.as_bytes()) {
+        engine.evaluate_raw(rec.unwrap().value, &mut Vec::new()).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 1_000_000);
+    assert_eq!(engine.stats().events, 1_000_000);
+}
