@@ -573,7 +573,7 @@ impl Storage {
             .risks
             .unwrap_or_default()
             .iter()
-            .map(|r| serde_json::from_value::<Risk>(Value::String(r.to_lowercase())).map_err(|_| fail("invalid_request", format!("unknown risk `{r}`"))))
+            .map(|r| r.parse::<Risk>().map_err(|e| fail("invalid_request", e)))
             .collect::<JsResult<Vec<_>>>()?;
         let sort = match o.sort.as_deref() {
             None => SortField::EventTime,

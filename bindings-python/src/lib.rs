@@ -618,8 +618,7 @@ impl PyStorage {
             .unwrap_or_default()
             .iter()
             .map(|r| {
-                serde_json::from_value::<Risk>(serde_json::Value::String(r.to_lowercase()))
-                    .map_err(|_| raise::<StorageError>(py, "invalid_request", format!("unknown risk `{r}`")))
+                r.parse::<Risk>().map_err(|e| raise::<StorageError>(py, "invalid_request", e))
             })
             .collect::<PyResult<Vec<_>>>()?;
         let q = ResultQuery {

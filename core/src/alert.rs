@@ -37,6 +37,26 @@ impl Risk {
     }
 }
 
+impl std::str::FromStr for Risk {
+    type Err = String;
+
+    /// Parses `low`, `medium`, `high` or `critical`, ignoring case and surrounding space.
+    ///
+    /// ```
+    /// assert_eq!(" High".parse::<trailalerts::Risk>(), Ok(trailalerts::Risk::High));
+    /// assert!("severe".parse::<trailalerts::Risk>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "low" => Ok(Self::Low),
+            "medium" => Ok(Self::Medium),
+            "high" => Ok(Self::High),
+            "critical" => Ok(Self::Critical),
+            _ => Err(format!("`{s}` is not low, medium, high or critical")),
+        }
+    }
+}
+
 impl std::fmt::Display for Risk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

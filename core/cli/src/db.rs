@@ -95,8 +95,7 @@ struct SearchArgs {
 }
 
 fn parse_risk(s: &str) -> Result<Risk, Fatal> {
-    serde_json::from_value(serde_json::Value::String(s.trim().to_lowercase()))
-        .map_err(|_| Fatal(2, format!("--risk: `{s}` is not low, medium, high or critical")))
+    s.parse::<Risk>().map_err(|e| Fatal(2, format!("--risk: {e}")))
 }
 
 pub fn results(a: ResultsArgs) -> Result<ExitCode, Fatal> {
