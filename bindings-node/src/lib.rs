@@ -343,26 +343,20 @@ impl Engine {
         }))
     }
 
-    /// Scans log files and directories (.json, .json.gz, JSON Lines) on the thread pool.
-    /// Resolves with the results; bad records are listed in `problems`.
-    #[napi(ts_return_type = "Promise<ScanOutcome>")]
-    pub fn scan(&self, paths: Vec<String>) -> AsyncTask<Job<ScanOutcome>> {
+    /// Scans log files and directories (.json, .json.gz, JSON Lines) on the thread pool and
+    /// resolves with the results. Bad records are skipped; `scanDetailed` also reports them.
+    #[napi(ts_return_type = "Promise<AlertResult[]>")]
+    pub fn scan(&self, paths: Vec<String>) -> AsyncTask<Job<Vec<AlertResult>>> {
         let inner = Arc::clone(&self.inner);
-        AsyncTask::new(Job::new(move || -> std::result::Result<ScanOutcome, (String, String)> {
-            let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-            let mut results = Vec::new();
-            let mut problems = Vec::new();
-            let summary = scan_paths(
-                &mut lock(&inner),
-                &paths,
-                &mut |r| results.push(r),
-                &mut |p: ScanProblem| problems.push(p.to_string()),
-                &mut |_, _, _| {},
-                None,
-            )
-            .map_err(|e| (e.code().to_owned(), e.to_string()))?;
-            Ok(ScanOutcome { results: results.into_iter().map(to_js).collect(), problems, summary: serde_json::to_value(&summary).unwrap_or(Value::Null) })
-        }))
+        AsyncTask::new(Job::new(move || run_scan(&inner, paths).map(|o| o.results)))
+    }
+
+    /// Like `scan`, resolving with the results, the problems met (bad records and unreadable
+    /// files, with their position) and a summary.
+    #[napi(ts_return_type = "Promise<ScanOutcome>")]
+    pub fn scan_detailed(&self, paths: Vec<String>) -> AsyncTask<Job<ScanOutcome>> {
+        let inner = Arc::clone(&self.inner);
+        AsyncTask::new(Job::new(move || run_scan(&inner, paths)))
     }
 
     /// Alert definitions, built-ins first.
@@ -398,7 +392,23 @@ impl Engine {
     }
 }
 
-/// What `scan` resolves with.
+fn run_scan(inner: &Mutex<CoreEngine>, paths: Vec<String>) -> std::result::Result<ScanOutcome, (String, String)> {
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let mut results = Vec::new();
+    let mut problems = Vec::new();
+    let summary = scan_paths(
+        &mut lock(inner),
+        &paths,
+        &mut |r| results.push(r),
+        &mut |p: ScanProblem| problems.push(p.to_string()),
+        &mut |_, _, _| {},
+        None,
+    )
+    .map_err(|e| (e.code().to_owned(), e.to_string()))?;
+    Ok(ScanOutcome { results: results.into_iter().map(to_js).collect(), problems, summary: serde_json::to_value(&summary).unwrap_or(Value::Null) })
+}
+
+/// What `scanDetailed` resolves with.
 #[napi(object, object_from_js = false)]
 pub struct ScanOutcome {
     pub results: Vec<AlertResult>,

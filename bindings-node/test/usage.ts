@@ -9,14 +9,14 @@ const count: number | undefined = one[0].count ?? undefined
 
 async function main (): Promise<void> {
   const many: AlertResult[] = await engine.evaluateMany(Buffer.from('{"eventName":"X"}\n'))
-  const found = await engine.scan(['logs/'])
-  const problems: string[] = found.problems
+  const found: AlertResult[] = await engine.scan(['logs/'])
+  const problems: string[] = (await engine.scanDetailed(['logs/'])).problems
   const store = await Storage.sqlite('alerts.db')
   const saved: number = await store.save(many, new Date().toISOString())
   const page = await store.query({ risks: ['high'], limit: 10 })
   const next: string | undefined | null = page.nextCursor
   const ids: string[] = page.results.map(r => r.result.alertId)
   const all: AlertDefinition[] = builtinAlerts()
-  void [risk, count, problems, saved, next, ids, all]
+  void [risk, count, found, problems, saved, next, ids, all]
 }
 void main

@@ -212,8 +212,8 @@ pub enum IgnoresCommand {
 
 #[derive(Args)]
 pub struct IgnoreFields {
-    /// The ignore id.
-    id: String,
+    /// The ignore id (optional for `add`: derived from the fields).
+    id: Option<String>,
     #[command(flatten)]
     db: DbArg,
     /// The alert it belongs to (omit for a global ignore).
@@ -246,6 +246,22 @@ pub struct IgnoreFields {
     /// Who created it (default: $USER).
     #[arg(long)]
     created_by: Option<String>,
+}
+
+/// A readable id from the fields an ignore sets, e.g. `event-CreateUser-user-ci-bot`.
+fn derived_ignore_id(f: &IgnoreFields) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [("region", &f.region), ("service", &f.service), ("event", &f.event), ("user", &f.user), ("identity", &f.identity_type)] {
+        if let Some(v) = v {
+            let clean: String = v.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+            parts.push(format!("{k}-{}", clean.trim_matches('-')));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("ignore".into());
+    }
+    let id = parts.join("-");
+    id.chars().take(64).collect()
 }
 
 fn path_value(flag: &str, s: &str) -> Result<PathValue, Fatal> {
@@ -287,11 +303,12 @@ pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
         }
         IgnoresCommand::Add(f) => {
             let mut store = open_db(&f.db.db)?;
-            if store.list_ignores(Some(f.alert.as_deref()))?.iter().any(|i| i.ignore.id == f.id) {
-                return Err(Fatal(2, format!("ignore `{}` exists; use `ignores edit`", f.id)));
+            let id = f.id.clone().unwrap_or_else(|| derived_ignore_id(&f));
+            if store.list_ignores(Some(f.alert.as_deref()))?.iter().any(|i| i.ignore.id == id) {
+                return Err(Fatal(2, format!("ignore `{id}` exists; use `ignores edit`")));
             }
             let ig = IgnoreDef {
-                id: f.id.clone(),
+                id,
                 alert_id: f.alert.clone(),
                 region: f.region.clone(),
                 service: f.service.clone(),
@@ -310,11 +327,12 @@ pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
         }
         IgnoresCommand::Edit(f) => {
             let mut store = open_db(&f.db.db)?;
+            let Some(id) = f.id.clone() else { return Err(Fatal(2, "ignores edit needs the ignore id".into())) };
             let existing = store
                 .list_ignores(Some(f.alert.as_deref()))?
                 .into_iter()
-                .find(|i| i.ignore.id == f.id)
-                .ok_or_else(|| Fatal(2, format!("no ignore `{}`{}", f.id, f.alert.as_deref().map(|a| format!(" on alert `{a}`")).unwrap_or_default())))?;
+                .find(|i| i.ignore.id == id)
+                .ok_or_else(|| Fatal(2, format!("no ignore `{id}`{}", f.alert.as_deref().map(|a| format!(" on alert `{a}`")).unwrap_or_default())))?;
             let mut ig = existing.ignore;
             let set = |slot: &mut Option<String>, v: &Option<String>| {
                 if let Some(v) = v {
@@ -420,9 +438,9 @@ pub fn set_enabled(a: &AlertIdArgs, on: bool) -> Result<ExitCode, Fatal> {
 pub struct CopyArgs {
     /// The alert to copy (a built-in or a stored alert).
     source: String,
-    /// The new alert's id.
+    /// The new alert's id (default: `<source>-copy`).
     #[arg(long)]
-    id: String,
+    id: Option<String>,
     /// The new alert's name (default: "<name> (copy)").
     #[arg(long)]
     name: Option<String>,
@@ -434,12 +452,13 @@ pub fn copy_alert(a: &CopyArgs) -> Result<ExitCode, Fatal> {
     let mut store = open_db(&a.db.db)?;
     let engine = crate::engine_for(&crate::AlertSource::default(), Some(&store), Ok)?;
     let known: Vec<AlertDef> = engine.alerts().cloned().collect();
-    if known.iter().any(|d| d.id == a.id) {
-        return Err(Fatal(2, format!("an alert with id `{}` exists already", a.id)));
+    let id = a.id.clone().unwrap_or_else(|| format!("{}-copy", a.source));
+    if known.iter().any(|d| d.id == id) {
+        return Err(Fatal(2, format!("an alert with id `{id}` exists already")));
     }
     let mut spec = serde_json::Map::new();
     spec.insert("copy_of".into(), a.source.clone().into());
-    spec.insert("id".into(), a.id.clone().into());
+    spec.insert("id".into(), id.clone().into());
     if let Some(n) = &a.name {
         spec.insert("name".into(), n.clone().into());
     }
@@ -447,7 +466,7 @@ pub fn copy_alert(a: &CopyArgs) -> Result<ExitCode, Fatal> {
     let def = AlertDef::from_value(spec, &known).map_err(|e| Fatal(2, e.to_string()))?;
     trailalerts::Engine::builder().builtin(false).alert(def.clone()).build().map_err(|e| Fatal(2, e.to_string()))?;
     store.put_alert(&def)?;
-    eprintln!("copied `{}` to `{}`; edit it with `alerts export`/`alerts import`", a.source, a.id);
+    eprintln!("copied `{}` to `{id}`; edit it with `alerts export`/`alerts import`", a.source);
     print_json(&def)
 }
 

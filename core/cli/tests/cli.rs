@@ -248,6 +248,12 @@ fn ignores_and_alert_state_live_in_the_database() {
     let f = dir.path().join("more.json");
     std::fs::write(&f, r#"[{"id":"sg-any","name":"SG","risk":"low","events":["AuthorizeSecurityGroupIngress"]}]"#).unwrap();
     assert!(run(&["alerts", "import", f.to_str().unwrap(), "--db", db]).status.success());
+    let default_copy = run(&["alerts", "copy", "cis-4.5-cloudtrail-changes", "--db", db]);
+    assert!(default_copy.status.success(), "{}", text(&default_copy.stderr));
+    assert!(text(&default_copy.stdout).contains("cis-4.5-cloudtrail-changes-copy"));
+    let unnamed = run(&["ignores", "add", "--db", db, "--user", "deploy-bot", "--event", "CreateUser"]);
+    assert!(unnamed.status.success(), "{}", text(&unnamed.stderr));
+    assert!(text(&run(&["ignores", "list", "--db", db, "--output", "json"]).stdout).contains("\"event-CreateUser-user-deploy-bot\""));
     std::fs::write(&f, r#"[{"id":"broken","name":"B","risk":"low","source_ips":{"include":["nope"]}}]"#).unwrap();
     assert_eq!(run(&["alerts", "import", f.to_str().unwrap(), "--db", db]).status.code(), Some(2));
     let out = jsonl(&run(&["scan", "-q", "--db", db, "--output", "jsonl", samples]));
