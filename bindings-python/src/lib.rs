@@ -255,12 +255,11 @@ struct PyEngine {
     inner: Arc<Mutex<CoreEngine>>,
 }
 
-fn parse_events(py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+fn parse_events(events: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     let mut texts = Vec::new();
     for (i, ev) in events.try_iter()?.enumerate() {
         texts.push(json_text(&ev?, &format!("event #{i}"))?);
     }
-    let _ = py;
     Ok(texts)
 }
 
@@ -344,7 +343,7 @@ impl PyEngine {
                 })
             }),
             None => {
-                let texts = parse_events(py, events)?;
+                let texts = parse_events(events)?;
                 py.detach(move || {
                     let refs: Vec<&[u8]> = texts.iter().map(String::as_bytes).collect();
                     let mut out = Vec::new();
@@ -361,7 +360,7 @@ impl PyEngine {
     /// Evaluates events and stores the results in `storage` in one transaction (with the
     /// processed event ids and threshold state); already-processed events are skipped.
     fn process(&self, py: Python<'_>, events: &Bound<'_, PyAny>, storage: PyRef<'_, PyStorage>, recorded_at: String) -> PyResult<Vec<Py<PyAlertResult>>> {
-        let texts = parse_events(py, events)?;
+        let texts = parse_events(events)?;
         let inner = Arc::clone(&self.inner);
         let store = Arc::clone(&storage.inner);
         let out = py.detach(move || -> Result<Vec<AlertResult>, (bool, String, &'static str)> {
