@@ -312,6 +312,12 @@ struct Prefilter {
 
 const FIXED: [&str; 4] = ["\"eventName\"", "\"eventSource\"", "\\u", "\\/"];
 
+/// Text that may be skipped unparsed must at least look like one JSON object; anything else is
+/// parsed so that it is reported.
+fn looks_like_object(t: &[u8]) -> bool {
+    t.first() == Some(&b'{') && t.last() == Some(&b'}')
+}
+
 fn skip_ws(raw: &[u8], mut i: usize) -> usize {
     while matches!(raw.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
         i += 1;
@@ -608,8 +614,7 @@ impl Engine {
             let mut found = Vec::new();
             for (k, t) in part.iter().enumerate() {
                 let trimmed = t.trim_ascii();
-                let looks_like_object = trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}');
-                if looks_like_object && !this.may_match(trimmed) {
+                if looks_like_object(trimmed) && !this.may_match(trimmed) {
                     continue;
                 }
                 let parsed = std::str::from_utf8(t).map_err(|e| format!("not UTF-8: {e}")).and_then(Event::parse);
@@ -654,8 +659,8 @@ impl Engine {
     /// Like [`Engine::evaluate_raw`] for text not yet checked to be JSON: a skipped text is only
     /// checked to look like one JSON object (`{…}`); anything else is an error.
     pub fn evaluate_text(&mut self, text: &str, out: &mut Vec<AlertResult>) -> Result<bool, String> {
-        let t = text.trim();
-        if t.starts_with('{') && t.ends_with('}') && self.skip(t.as_bytes()) {
+        let t = text.trim().as_bytes();
+        if looks_like_object(t) && self.skip(t) {
             self.stats.events += 1;
             return Ok(false);
         }
@@ -795,17 +800,6 @@ impl Engine {
         }
         self.cands = cands;
         self.scratch = scratch;
-    }
-
-    /// Applies ignores and the threshold to a match found by [`Engine::matches`] (in the
-    /// original event order, so a parallel scan gives the same results as a sequential one).
-    pub fn apply_match(&mut self, m: Match, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
-        self.apply(m.alert, ev, out);
-    }
-
-    /// Counts an event that was evaluated through [`Engine::matches`].
-    pub fn count_event(&mut self) {
-        self.stats.events += 1;
     }
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
