@@ -383,7 +383,7 @@ impl PyEngine {
             let silenced = engine.take_silenced();
             let state = engine.threshold_state();
             store
-                .commit(&Batch { results: &results, silenced: &silenced, processed: &processed, thresholds: Some(&state), recorded_at: &recorded_at })
+                .commit(&Batch { results: &results, silenced: &silenced, processed: &processed, thresholds: Some(&state), recorded_at: &recorded_at, deliveries: &[] })
                 .map_err(|e| (false, e.to_string(), e.code()))?;
             Ok(results)
         });

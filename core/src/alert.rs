@@ -646,6 +646,7 @@ impl CompiledAlert {
             if !n.get("type").is_some_and(Value::is_string) {
                 return Err(AlertError::new(id, format!("notifications[{i}].type"), "every notification needs a `type` such as `slack`"));
             }
+            crate::notify::ChannelConfig::parse(n).map_err(|e| AlertError::new(id, format!("notifications[{i}]"), e))?;
         }
         Ok(Self {
             regions: globs(id, "regions", &def.regions, same)?,

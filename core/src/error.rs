@@ -176,9 +176,26 @@ pub struct NotifyError {
     pub message: String,
     /// Whether a later retry may succeed (5xx, timeouts) or not (4xx, bad configuration).
     pub retryable: bool,
+    /// How long the receiver asked to wait before retrying (`Retry-After`, throttling), in ms.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl NotifyError {
+    /// A failure that retrying cannot fix (bad configuration, 4xx).
+    pub fn permanent(channel: &str, message: impl Into<String>) -> Self {
+        Self { channel: channel.to_owned(), message: message.into(), retryable: false, retry_after_ms: None }
+    }
+    /// A failure a later attempt may overcome (receiver down, 5xx, timeout).
+    pub fn transient(channel: &str, message: impl Into<String>) -> Self {
+        Self { channel: channel.to_owned(), message: message.into(), retryable: true, retry_after_ms: None }
+    }
+    /// Asks for the next attempt no sooner than `ms` from now.
+    #[must_use]
+    pub fn retry_after(mut self, ms: Option<u64>) -> Self {
+        self.retry_after_ms = ms;
+        self
+    }
+
     /// Stable code: `notification`.
     pub fn code(&self) -> &'static str {
         "notification"

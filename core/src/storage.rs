@@ -13,7 +13,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
 use crate::alert::{AlertDef, IgnoreDef, PathValue, Risk};
+use crate::outbox::{Delivery, DeliveryStatus, DeliveryUpdate};
 use crate::engine::Silenced;
 use crate::error::StorageError;
 use crate::event::{Event, lookup_all};
@@ -241,6 +246,9 @@ pub struct Batch<'a> {
     pub thresholds: Option<&'a [ThresholdEntry]>,
     /// When the batch is recorded (RFC 3339).
     pub recorded_at: &'a str,
+    /// Notifications to deliver for this batch's results (the outbox); one whose id is
+    /// already stored is not added again, so a re-read event never notifies twice.
+    pub deliveries: &'a [Delivery],
 }
 
 /// What a commit did.
@@ -317,7 +325,34 @@ pub trait Storage {
     fn is_processed(&self, id: &str) -> Result<bool, StorageError>;
     /// Forgets processed ids with an event time before `before_ms`; returns how many.
     fn prune_processed(&mut self, before_ms: i64) -> Result<usize, StorageError>;
+
+    /// Pending deliveries whose next attempt is due at `now_ms`, earliest first, at most `limit`.
+    fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StorageError>;
+    /// The earliest next attempt of any pending delivery.
+    fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError>;
+    /// Records the outcome of an attempt, and mirrors it into the result's notification status.
+    /// A delivered entry keeps its summary (so the same notification is never sent twice) but
+    /// drops the raw event: nothing is kept beyond what delivery needs.
+    fn update_delivery(&mut self, update: &DeliveryUpdate) -> Result<(), StorageError>;
+    /// Deliveries in creation order, optionally of one status, at most `limit` (0: all).
+    fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> Result<Vec<Delivery>, StorageError>;
+    /// Makes failed deliveries (one by id, or all) pending again with a fresh attempt budget;
+    /// returns how many.
+    fn retry_deliveries(&mut self, id: Option<&str>, now_ms: i64) -> Result<usize, StorageError>;
 }
+
+/// Applies an update to a delivery (shared by the storages).
+pub fn apply_delivery_update(d: &mut Delivery, u: &DeliveryUpdate) {
+    d.status = u.status;
+    d.attempts = u.attempts;
+    d.next_attempt_ms = u.next_attempt_ms;
+    d.last_error.clone_from(&u.last_error);
+    if u.status == DeliveryStatus::Delivered {
+        d.result.raw = Arc::clone(&NULL_RAW);
+    }
+}
+
+static NULL_RAW: std::sync::LazyLock<Arc<RawValue>> = std::sync::LazyLock::new(|| Arc::from(RawValue::NULL.to_owned()));
 
 /// Keeps everything in memory (for tests, one-shot scans and embedding).
 #[derive(Debug, Default, Clone)]
@@ -329,6 +364,8 @@ pub struct MemoryStorage {
     states: BTreeMap<String, bool>,
     thresholds: Vec<ThresholdEntry>,
     processed: HashMap<String, i64>,
+    deliveries: BTreeMap<String, Delivery>,
+    delivery_order: Vec<String>,
 }
 
 impl MemoryStorage {
@@ -478,6 +515,16 @@ impl Storage for MemoryStorage {
         if let Some(t) = batch.thresholds {
             self.thresholds = t.to_vec();
         }
+        for d in batch.deliveries {
+            if self.deliveries.contains_key(&d.id) {
+                continue;
+            }
+            if let Some(r) = self.by_id.get(&d.result_id).and_then(|&i| self.results.get_mut(i)) {
+                r.notifications.insert(d.channel.clone(), d.status_text());
+            }
+            self.delivery_order.push(d.id.clone());
+            self.deliveries.insert(d.id.clone(), d.clone());
+        }
         Ok(CommitOutcome { new_results: new })
     }
 
@@ -558,6 +605,67 @@ impl Storage for MemoryStorage {
         let n = self.processed.len();
         self.processed.retain(|_, t| *t >= before_ms);
         Ok(n - self.processed.len())
+    }
+
+    fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StorageError> {
+        let mut due: Vec<&Delivery> =
+            self.deliveries.values().filter(|d| d.status == DeliveryStatus::Pending && d.next_attempt_ms <= now_ms).collect();
+        due.sort_by(|a, b| (a.next_attempt_ms, a.created_ms, &a.id).cmp(&(b.next_attempt_ms, b.created_ms, &b.id)));
+        Ok(due.into_iter().take(if limit == 0 { usize::MAX } else { limit }).cloned().collect())
+    }
+
+    fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {
+        Ok(self.deliveries.values().filter(|d| d.status == DeliveryStatus::Pending).map(|d| d.next_attempt_ms).min())
+    }
+
+    fn update_delivery(&mut self, u: &DeliveryUpdate) -> Result<(), StorageError> {
+        let d = self.deliveries.get_mut(&u.id).ok_or_else(|| StorageError::NotFound { kind: "delivery", id: u.id.clone() })?;
+        apply_delivery_update(d, u);
+        let (rid, ch, text) = (d.result_id.clone(), d.channel.clone(), d.status_text());
+        if let Some(r) = self.by_id.get(&rid).and_then(|&i| self.results.get_mut(i)) {
+            r.notifications.insert(ch, text);
+        }
+        Ok(())
+    }
+
+    fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> Result<Vec<Delivery>, StorageError> {
+        Ok(self
+            .delivery_order
+            .iter()
+            .filter_map(|id| self.deliveries.get(id))
+            .filter(|d| status.is_none_or(|s| d.status == s))
+            .take(if limit == 0 { usize::MAX } else { limit })
+            .cloned()
+            .collect())
+    }
+
+    fn retry_deliveries(&mut self, id: Option<&str>, now_ms: i64) -> Result<usize, StorageError> {
+        if let Some(id) = id {
+            let d = self.deliveries.get(id).ok_or_else(|| StorageError::NotFound { kind: "delivery", id: id.to_owned() })?;
+            if d.status != DeliveryStatus::Failed {
+                return Err(StorageError::Invalid(format!("delivery {id} is {}, not failed", d.status.as_str())));
+            }
+        }
+        let ids: Vec<String> = self
+            .deliveries
+            .values()
+            .filter(|d| d.status == DeliveryStatus::Failed && id.is_none_or(|x| x == d.id))
+            .map(|d| d.id.clone())
+            .collect();
+        for i in &ids {
+            if let Some(d) = self.deliveries.get_mut(i) {
+                d.status = DeliveryStatus::Pending;
+                d.attempts = 0;
+                d.created_ms = now_ms;
+                d.next_attempt_ms = now_ms;
+                d.last_error = None;
+                let (rid, ch, text) = (d.result_id.clone(), d.channel.clone(), d.status_text());
+                if let Some(r) = self.by_id.get(&rid).and_then(|&i| self.results.get_mut(i)) {
+                    r.notifications.insert(ch, text);
+                }
+            }
+        }
+        Ok(ids.len())
     }
 }
 

@@ -12,6 +12,8 @@ use crate::event::Event;
 use crate::result::AlertResult;
 use crate::storage::{Batch, ResultQuery, SortField, Storage, StoredResult, paginate};
 use crate::threshold::ThresholdEntry;
+use crate::error::NotifyError;
+use crate::outbox::{Delivery, DeliveryStatus, RetryPolicy};
 
 /// A varied, deterministic set of results (different alerts, risks, regions, users, IPs,
 /// times, errors, a threshold result, one with `save: false`).
@@ -74,6 +76,7 @@ pub fn check_storage<S: Storage>(make: &mut dyn FnMut() -> S) -> Result<(), Vec<
     check("alert definitions and states", alerts(&mut make()));
     check("threshold state and processed ids", state(&mut make()));
     check("bad requests", bad_requests(&mut make()));
+    check("notification outbox", outbox(&mut make()));
     if failures.is_empty() { Ok(()) } else { Err(failures) }
 }
 
@@ -325,7 +328,7 @@ fn state<S: Storage>(s: &mut S) -> Result<(), String> {
     // One batch carries everything at once.
     let results = sample_results();
     let out = s
-        .commit(&Batch { results: &results, processed: &[("e9".into(), 9)], thresholds: Some(&entries), recorded_at: "2024-04-01T00:00:00Z", silenced: &[] })
+        .commit(&Batch { results: &results, processed: &[("e9".into(), 9)], thresholds: Some(&entries), recorded_at: "2024-04-01T00:00:00Z", silenced: &[], deliveries: &[] })
         .map_err(err)?;
     if out.new_results == 0 || !s.is_processed("e9").map_err(err)? || s.load_threshold_state().map_err(err)?.len() != 2 {
         return Err("a batch must store results, processed ids and thresholds together".into());
@@ -345,6 +348,84 @@ fn bad_requests<S: Storage>(s: &mut S) -> Result<(), String> {
             Err(e) if e.code() == "invalid_request" => {}
             other => return Err(format!("{q:?} gave {other:?}")),
         }
+    }
+    Ok(())
+}
+
+fn outbox<S: Storage>(s: &mut S) -> Result<(), String> {
+    let results = sample_results();
+    let (Some(saved), Some(second)) = (results.first(), results.get(1)) else { return Err("sample results".into()) };
+    let mut unsaved = second.clone();
+    unsaved.save = false;
+    unsaved.id = "unsaved-result".into();
+    let def: AlertDef = serde_json::from_value(serde_json::json!({
+        "id": saved.alert_id, "name": "n", "risk": "high",
+        "notifications": [{"type": "slack", "webhook_url": "env:A"}, {"type": "slack", "webhook_url": "env:B"}]
+    }))
+    .map_err(err)?;
+    let mut ds = Delivery::for_result(&def, saved, 1_000);
+    ds.extend(Delivery::for_result(&def, &unsaved, 1_000));
+    let batch = [saved.clone(), unsaved.clone()];
+    s.commit(&Batch { results: &batch, deliveries: &ds, recorded_at: "2024-04-01T00:00:00Z", ..Batch::default() }).map_err(err)?;
+    // The same batch again (a re-read file or redelivered message) adds nothing.
+    s.commit(&Batch { results: &batch, deliveries: &ds, recorded_at: "2024-04-01T00:00:00Z", ..Batch::default() }).map_err(err)?;
+    if s.list_deliveries(None, 0).map_err(err)?.len() != 4 {
+        return Err("one delivery per (result, channel), stored once".into());
+    }
+    let stored = s.get_result(&saved.id).map_err(err)?;
+    if stored.notifications.get("slack#1").map(String::as_str) != Some("pending") {
+        return Err(format!("a stored result shows pending channels, got {:?}", stored.notifications));
+    }
+    if !s.due_deliveries(999, 0).map_err(err)?.is_empty() || s.due_deliveries(1_000, 0).map_err(err)?.len() != 4 {
+        return Err("due_deliveries by next attempt time".into());
+    }
+    if s.next_delivery_ms().map_err(err)? != Some(1_000) {
+        return Err("next_delivery_ms".into());
+    }
+    let due = s.due_deliveries(1_000, 2).map_err(err)?;
+    let (Some(a), Some(b)) = (due.first(), due.get(1)) else { return Err("limit".into()) };
+    if a.result.raw.get() != saved.raw.get() && a.result.raw.get() != unsaved.raw.get() {
+        return Err("a delivery carries the result with its raw event".into());
+    }
+    let p = RetryPolicy::default();
+    s.update_delivery(&RetryPolicy::delivered(a)).map_err(err)?;
+    let fail = p.failed(b, &NotifyError::transient("slack", "HTTP 503"), 1_000);
+    s.update_delivery(&fail).map_err(err)?;
+    let pending = s.list_deliveries(Some(DeliveryStatus::Pending), 0).map_err(err)?;
+    if pending.len() != 3 || s.list_deliveries(Some(DeliveryStatus::Delivered), 0).map_err(err)?.len() != 1 {
+        return Err("status after delivered / retry".into());
+    }
+    let retried = pending.iter().find(|d| d.id == b.id).ok_or("retried delivery missing")?;
+    if retried.attempts != 1 || retried.next_attempt_ms <= 1_000 || retried.last_error.as_deref() != Some("HTTP 503") {
+        return Err(format!("retry bookkeeping: {retried:?}"));
+    }
+    if s.due_deliveries(1_000, 0).map_err(err)?.iter().any(|d| d.id == b.id) {
+        return Err("a retried delivery waits for its backoff".into());
+    }
+    let delivered = s.list_deliveries(Some(DeliveryStatus::Delivered), 0).map_err(err)?;
+    if delivered.first().is_none_or(|d| d.result.raw.get() != "null") {
+        return Err("a delivered entry drops its raw event".into());
+    }
+    let mut gave_up = 0;
+    for d in s.due_deliveries(1_000, 0).map_err(err)? {
+        s.update_delivery(&p.failed(&d, &NotifyError::permanent("slack", "HTTP 400 invalid_payload"), 1_000)).map_err(err)?;
+        gave_up += 1;
+    }
+    let failed = s.list_deliveries(Some(DeliveryStatus::Failed), 0).map_err(err)?;
+    if failed.len() != gave_up || failed.iter().any(|d| d.last_error.as_deref() != Some("HTTP 400 invalid_payload")) {
+        return Err(format!("permanent errors fail at once: {failed:?}"));
+    }
+    let statuses = s.get_result(&saved.id).map_err(err)?.notifications;
+    if !statuses.values().any(|v| v == "delivered" || v.starts_with("failed: ") || v.starts_with("retrying")) {
+        return Err(format!("result status mirrors deliveries: {statuses:?}"));
+    }
+    let Some(f) = failed.first() else { return Err("no failed delivery".into()) };
+    if s.retry_deliveries(Some(&a.id), 5_000).is_ok() && a.id != f.id {
+        return Err("retrying a delivery that did not fail is refused".into());
+    }
+    let due_again = |s: &S| s.due_deliveries(5_000, 0).map(|v| v.iter().filter(|d| failed.iter().any(|f| f.id == d.id)).count());
+    if s.retry_deliveries(None, 5_000).map_err(err)? != gave_up || due_again(s).map_err(err)? != gave_up {
+        return Err("retry_deliveries makes failed ones due again".into());
     }
     Ok(())
 }

@@ -23,15 +23,16 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params};
 use serde_json::value::RawValue;
+use serde_json::Value;
 use trailalerts::{
-    AlertDef, AlertResult, Batch, CommitOutcome, Cursor, IgnoreDef, QueryFilter, ResultPage, ResultQuery, Risk, SortField,
+    AlertDef, AlertResult, Delivery, DeliveryStatus, DeliveryUpdate, apply_delivery_update, Batch, CommitOutcome, Cursor, IgnoreDef, QueryFilter, ResultPage, ResultQuery, Risk, SortField,
     SortValue, Storage, StorageError, StoredIgnore, StoredResult, ThresholdEntry, risk_rank, sort_value,
 };
 
 /// `PRAGMA application_id` of trailalerts databases ("TrAl").
 pub const APPLICATION_ID: i64 = 0x5472_416c;
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -98,6 +99,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX results_by_risk_time ON results (risk_rank, event_time_ms, id);
     DROP INDEX results_by_alert;
     CREATE INDEX results_by_alert_time ON results (alert_id, event_time_ms, id);
+    ",
+    // 2 -> 3: the notification outbox.
+    r"
+    CREATE TABLE deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        result_id TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        config TEXT NOT NULL,
+        result TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_ms);
     ",
 ];
 
@@ -343,6 +363,83 @@ impl SqliteStorage {
     }
 }
 
+/// Sets one channel's status in a result's `notifications`; false when the result is not stored.
+fn set_status(conn: &Connection, p: &Path, result_id: &str, channel: &str, status: &str) -> Result<bool, StorageError> {
+    let current: Option<String> = conn
+        .query_row("SELECT notifications FROM results WHERE id = ?1", [result_id], |r| r.get(0))
+        .optional()
+        .map_err(|e| backend(p, "update notification status", &e))?;
+    let Some(current) = current else { return Ok(false) };
+    let mut map: BTreeMap<String, String> = serde_json::from_str(&current).map_err(|e| json_err(p, "notifications", e))?;
+    map.insert(channel.to_owned(), status.to_owned());
+    let text = serde_json::to_string(&map).map_err(|e| json_err(p, "notifications", e))?;
+    conn.execute("UPDATE results SET notifications = ?1 WHERE id = ?2", params![text, result_id])
+        .map_err(|e| backend(p, "update notification status", &e))?;
+    Ok(true)
+}
+
+const DELIVERY_COLUMNS: &str = "id, result_id, alert_id, channel, kind, config, result, status, attempts, created_ms, next_attempt_ms, last_error";
+
+fn row_to_delivery(row: &Row<'_>) -> rusqlite::Result<(Delivery, String, String)> {
+    let status: String = row.get(7)?;
+    let d = Delivery {
+        id: row.get(0)?,
+        result_id: row.get(1)?,
+        alert_id: row.get(2)?,
+        channel: row.get(3)?,
+        kind: row.get(4)?,
+        config: Value::Null,
+        result: placeholder_result(),
+        status: DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Failed),
+        attempts: row.get(8)?,
+        created_ms: row.get(9)?,
+        next_attempt_ms: row.get(10)?,
+        last_error: row.get(11)?,
+    };
+    Ok((d, row.get(5)?, row.get(6)?))
+}
+
+fn placeholder_result() -> AlertResult {
+    AlertResult {
+        id: String::new(),
+        alert_id: String::new(),
+        alert_name: String::new(),
+        risk: Risk::Low,
+        event_id: String::new(),
+        event_time: None,
+        event_name: None,
+        event_source: None,
+        region: None,
+        user: String::new(),
+        source_ip: None,
+        error_code: None,
+        account_id: None,
+        count: None,
+        window_start: None,
+        save: true,
+        raw: Arc::from(RawValue::NULL.to_owned()),
+    }
+}
+
+impl SqliteStorage {
+    fn deliveries_where(&self, sql_where: &str, args: &[&dyn ToSql]) -> Result<Vec<Delivery>, StorageError> {
+        let p = &self.path;
+        let mut st = self
+            .conn
+            .prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"))
+            .map_err(|e| backend(p, "read deliveries", &e))?;
+        let rows = st.query_map(args, row_to_delivery).map_err(|e| backend(p, "read deliveries", &e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut d, config, result) = row.map_err(|e| backend(p, "read deliveries", &e))?;
+            d.config = serde_json::from_str(&config).map_err(|e| json_err(p, "delivery config", e))?;
+            d.result = serde_json::from_str(&result).map_err(|e| json_err(p, "delivery result", e))?;
+            out.push(d);
+        }
+        Ok(out)
+    }
+}
+
 fn opt_str(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
 }
@@ -418,6 +515,35 @@ impl Storage for SqliteStorage {
             for (id, t) in batch.processed {
                 proc.execute(params![id, t]).map_err(|e| backend(&p, "store processed ids", &e))?;
             }
+            let mut del = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO deliveries (id, result_id, alert_id, channel, kind, config, result, status, attempts, \
+                     created_ms, next_attempt_ms, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(|e| backend(&p, "store deliveries", &e))?;
+            for d in batch.deliveries {
+                let config = serde_json::to_string(&d.config).map_err(|e| json_err(&p, "delivery config", e))?;
+                let result = serde_json::to_string(&d.result).map_err(|e| json_err(&p, "delivery result", e))?;
+                let added = del
+                    .execute(params![
+                        d.id,
+                        d.result_id,
+                        d.alert_id,
+                        d.channel,
+                        d.kind,
+                        config,
+                        result,
+                        d.status.as_str(),
+                        d.attempts,
+                        d.created_ms,
+                        d.next_attempt_ms,
+                        d.last_error
+                    ])
+                    .map_err(|e| backend(&p, "store deliveries", &e))?;
+                if added > 0 {
+                    set_status(&tx, &p, &d.result_id, &d.channel, &d.status_text())?;
+                }
+            }
             if let Some(entries) = batch.thresholds {
                 tx.execute("DELETE FROM thresholds", []).map_err(|e| backend(&p, "store thresholds", &e))?;
                 let mut th = tx
@@ -456,16 +582,9 @@ impl Storage for SqliteStorage {
     fn set_notification_status(&mut self, result_id: &str, channel: &str, status: &str) -> Result<(), StorageError> {
         let p = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| backend(&p, "update notification status", &e))?;
-        let current: Option<String> = tx
-            .query_row("SELECT notifications FROM results WHERE id = ?1", [result_id], |r| r.get(0))
-            .optional()
-            .map_err(|e| backend(&p, "update notification status", &e))?;
-        let Some(current) = current else { return Err(StorageError::NotFound { kind: "result", id: result_id.to_owned() }) };
-        let mut map: BTreeMap<String, String> = serde_json::from_str(&current).map_err(|e| json_err(&p, "notifications", e))?;
-        map.insert(channel.to_owned(), status.to_owned());
-        let text = serde_json::to_string(&map).map_err(|e| json_err(&p, "notifications", e))?;
-        tx.execute("UPDATE results SET notifications = ?1 WHERE id = ?2", params![text, result_id])
-            .map_err(|e| backend(&p, "update notification status", &e))?;
+        if !set_status(&tx, &p, result_id, channel, status)? {
+            return Err(StorageError::NotFound { kind: "result", id: result_id.to_owned() });
+        }
         tx.commit().map_err(|e| backend(&p, "update notification status", &e))
     }
 
@@ -597,6 +716,74 @@ impl Storage for SqliteStorage {
             .optional()
             .map(|o| o.is_some())
             .map_err(|e| backend(&self.path, "read processed ids", &e))
+    }
+
+    fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StorageError> {
+        let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
+        self.deliveries_where(
+            "WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2",
+            &[&now_ms, &limit],
+        )
+    }
+
+    fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {
+        self.conn
+            .query_row("SELECT min(next_attempt_ms) FROM deliveries WHERE status = 'pending'", [], |r| r.get(0))
+            .map_err(|e| backend(&self.path, "read deliveries", &e))
+    }
+
+    fn update_delivery(&mut self, u: &DeliveryUpdate) -> Result<(), StorageError> {
+        let p = self.path.clone();
+        let mut d = self
+            .deliveries_where("WHERE id = ?1", &[&u.id])?
+            .pop()
+            .ok_or_else(|| StorageError::NotFound { kind: "delivery", id: u.id.clone() })?;
+        apply_delivery_update(&mut d, u);
+        let result = serde_json::to_string(&d.result).map_err(|e| json_err(&p, "delivery result", e))?;
+        let tx = self.conn.transaction().map_err(|e| backend(&p, "update delivery", &e))?;
+        tx.execute(
+            "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_ms = ?4, last_error = ?5, result = ?6 WHERE id = ?1",
+            params![u.id, u.status.as_str(), u.attempts, u.next_attempt_ms, u.last_error, result],
+        )
+        .map_err(|e| backend(&p, "update delivery", &e))?;
+        set_status(&tx, &p, &d.result_id, &d.channel, &d.status_text())?;
+        tx.commit().map_err(|e| backend(&p, "update delivery", &e))
+    }
+
+    fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> Result<Vec<Delivery>, StorageError> {
+        let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
+        match status {
+            Some(s) => self.deliveries_where("WHERE status = ?1 ORDER BY seq LIMIT ?2", &[&s.as_str(), &limit]),
+            None => self.deliveries_where("ORDER BY seq LIMIT ?1", &[&limit]),
+        }
+    }
+
+    fn retry_deliveries(&mut self, id: Option<&str>, now_ms: i64) -> Result<usize, StorageError> {
+        let p = self.path.clone();
+        let failed = match id {
+            Some(id) => {
+                let d = self
+                    .deliveries_where("WHERE id = ?1", &[&id])?
+                    .pop()
+                    .ok_or_else(|| StorageError::NotFound { kind: "delivery", id: id.to_owned() })?;
+                if d.status != DeliveryStatus::Failed {
+                    return Err(StorageError::Invalid(format!("delivery {id} is {}, not failed", d.status.as_str())));
+                }
+                vec![d]
+            }
+            None => self.deliveries_where("WHERE status = 'failed' ORDER BY seq", &[])?,
+        };
+        let tx = self.conn.transaction().map_err(|e| backend(&p, "retry deliveries", &e))?;
+        for d in &failed {
+            tx.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, created_ms = ?2, next_attempt_ms = ?2, last_error = NULL WHERE id = ?1",
+                params![d.id, now_ms],
+            )
+            .map_err(|e| backend(&p, "retry deliveries", &e))?;
+            set_status(&tx, &p, &d.result_id, &d.channel, "pending")?;
+        }
+        tx.commit().map_err(|e| backend(&p, "retry deliveries", &e))?;
+        Ok(failed.len())
     }
 
     fn prune_processed(&mut self, before_ms: i64) -> Result<usize, StorageError> {

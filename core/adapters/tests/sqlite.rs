@@ -64,7 +64,7 @@ fn handle(engine: &mut Engine, store: &mut SqliteStorage, raw: &str) -> usize {
     let results = engine.evaluate(&ev);
     let state = engine.threshold_state();
     let out = store
-        .commit(&Batch { results: &results, processed: &[(id, ev.time_ms().unwrap_or(0))], thresholds: Some(&state), recorded_at: "2024-01-01T00:01:00Z", silenced: &[] })
+        .commit(&Batch { results: &results, processed: &[(id, ev.time_ms().unwrap_or(0))], thresholds: Some(&state), recorded_at: "2024-01-01T00:01:00Z", silenced: &[], deliveries: &[] })
         .unwrap();
     out.new_results
 }
