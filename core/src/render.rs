@@ -483,7 +483,7 @@ pub fn syslog_message(r: &AlertResult, format: SyslogFormat, h: &SyslogHeader<'_
     let msg = match format {
         SyslogFormat::Rfc5424 => Facts::of(r).headline(),
         SyslogFormat::Cef => cef_message(r, h.version),
-        SyslogFormat::Json => json_message(r, 48 * 1024).to_string(),
+        SyslogFormat::Json => json_message(r, 7 * 1024).to_string(),
     };
     format!(
         "<{pri}>1 {ts} {} {} {} {} {sd} {}",

@@ -3,8 +3,13 @@
 //! - `files`: read CloudTrail log files (`.json`, `.json.gz`, JSON Lines, directories) and scan
 //!   them with an engine.
 //! - `sqlite`: [`trailalerts::Storage`] in one SQLite file (bundled SQLite).
+//! - `slack`, `pagerduty`, `syslog`, `email`, `sns`, `lambda` (all: `notifiers`): the
+//!   notification channels, delivered from the storage's outbox by
+//!   [`notify::Dispatcher`] (feature `notify`).
 
 #[cfg(feature = "files")]
 pub mod files;
+#[cfg(feature = "notify")]
+pub mod notify;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

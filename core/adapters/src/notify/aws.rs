@@ -1,0 +1,154 @@
+//! Amazon SNS (Publish) and AWS Lambda (asynchronous Invoke) with the official AWS SDK.
+//!
+//! Credentials and region come from the standard chain (environment, profile, SSO, container
+//! or instance role); each channel may set `region` and `endpoint_url`. One small Tokio
+//! runtime serves all sends; clients are cached per (region, endpoint).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde_json::Value;
+use trailalerts::render::{json_message, subject};
+use trailalerts::{AlertResult, ChannelConfig, NotifyError, Notifier};
+
+use super::config_of;
+
+/// Largest message sent (SNS and asynchronous Lambda accept 256 KB): above it the raw event
+/// is left out of the message (`event_omitted: true`).
+pub const MAX_MESSAGE: usize = 200 * 1024;
+
+/// A Tokio runtime and cached AWS configurations.
+struct Aws {
+    rt: tokio::runtime::Runtime,
+    configs: Mutex<HashMap<(Option<String>, Option<String>), SdkConfig>>,
+}
+
+impl Aws {
+    fn new(kind: &str) -> Result<Self, NotifyError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("trailalerts-aws")
+            .enable_all()
+            .build()
+            .map_err(|e| NotifyError::permanent(kind, format!("cannot start the AWS runtime: {e}")))?;
+        Ok(Self { rt, configs: Mutex::new(HashMap::new()) })
+    }
+
+    fn config(&self, region: Option<String>, endpoint: Option<String>) -> SdkConfig {
+        let key = (region.clone(), endpoint.clone());
+        if let Some(c) = self.configs.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return c;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(Region::new(r));
+        }
+        if let Some(e) = endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        let c = self.rt.block_on(loader.load());
+        if let Ok(mut m) = self.configs.lock() {
+            m.insert(key, c.clone());
+        }
+        c
+    }
+}
+
+/// The region of an ARN (`arn:aws:sns:REGION:…`).
+fn arn_region(arn: &str) -> Option<String> {
+    arn.strip_prefix("arn:").and_then(|s| s.split(':').nth(2)).filter(|r| !r.is_empty()).map(str::to_owned)
+}
+
+/// Classifies an SDK error: throttling, 5xx, timeouts and network failures are retried;
+/// other service errors (access denied, not found, invalid parameter) fail at once.
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(kind: &str, e: SdkError<E, HttpResponse>) -> NotifyError {
+    match &e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let code = se.err().code().unwrap_or("error").to_owned();
+            let msg = format!("{code} (HTTP {status}): {}", se.err().message().unwrap_or_default());
+            let throttled = status == 429 || code.contains("Throttl") || code == "TooManyRequestsException";
+            if throttled || status >= 500 { NotifyError::transient(kind, msg) } else { NotifyError::permanent(kind, msg) }
+        }
+        _ => NotifyError::transient(kind, DisplayErrorContext(&e).to_string()),
+    }
+}
+
+/// Publishes results to an SNS topic (`{"type": "sns", "topic_arn": …}`): subject (ASCII,
+/// 100 characters at most, as SNS requires) and the result as a JSON message.
+pub struct SnsNotifier {
+    aws: Arc<Aws>,
+}
+
+impl std::fmt::Debug for SnsNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnsNotifier")
+    }
+}
+
+impl SnsNotifier {
+    /// A notifier with its own runtime.
+    pub fn new() -> Result<Self, NotifyError> {
+        Ok(Self { aws: Arc::new(Aws::new("sns")?) })
+    }
+}
+
+impl Notifier for SnsNotifier {
+    fn channel(&self) -> &str {
+        "sns"
+    }
+    fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
+        let ChannelConfig::Sns { topic_arn, region, endpoint_url } = config_of("sns", config)? else {
+            return Err(NotifyError::permanent("sns", "not an sns configuration"));
+        };
+        let conf = self.aws.config(region.or_else(|| arn_region(&topic_arn)), endpoint_url);
+        let client = aws_sdk_sns::Client::new(&conf);
+        let message = json_message(result, MAX_MESSAGE).to_string();
+        let req = client.publish().topic_arn(topic_arn).subject(subject(result, 100, true)).message(message);
+        self.aws.rt.block_on(req.send()).map(|_| ()).map_err(|e| classify("sns", e))
+    }
+}
+
+/// Invokes a Lambda function asynchronously (`{"type": "lambda", "function": …}`) with the
+/// result as its JSON payload.
+pub struct LambdaNotifier {
+    aws: Arc<Aws>,
+}
+
+impl std::fmt::Debug for LambdaNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LambdaNotifier")
+    }
+}
+
+impl LambdaNotifier {
+    /// A notifier with its own runtime.
+    pub fn new() -> Result<Self, NotifyError> {
+        Ok(Self { aws: Arc::new(Aws::new("lambda")?) })
+    }
+}
+
+impl Notifier for LambdaNotifier {
+    fn channel(&self) -> &str {
+        "lambda"
+    }
+    fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
+        let ChannelConfig::Lambda { function, region, endpoint_url } = config_of("lambda", config)? else {
+            return Err(NotifyError::permanent("lambda", "not a lambda configuration"));
+        };
+        let conf = self.aws.config(region.or_else(|| arn_region(&function)), endpoint_url);
+        let client = aws_sdk_lambda::Client::new(&conf);
+        let payload = json_message(result, MAX_MESSAGE).to_string().into_bytes();
+        let req = client
+            .invoke()
+            .function_name(function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_smithy_types::Blob::new(payload));
+        self.aws.rt.block_on(req.send()).map(|_| ()).map_err(|e| classify("lambda", e))
+    }
+}
