@@ -26,17 +26,18 @@ pub const MAX_MESSAGE: usize = 200 * 1024;
 struct Aws {
     rt: tokio::runtime::Runtime,
     configs: Mutex<HashMap<(Option<String>, Option<String>), SdkConfig>>,
+    base: Option<SdkConfig>,
 }
 
 impl Aws {
-    fn new(kind: &str) -> Result<Self, NotifyError> {
+    fn new(kind: &str, base: Option<SdkConfig>) -> Result<Self, NotifyError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("trailalerts-aws")
             .enable_all()
             .build()
             .map_err(|e| NotifyError::permanent(kind, format!("cannot start the AWS runtime: {e}")))?;
-        Ok(Self { rt, configs: Mutex::new(HashMap::new()) })
+        Ok(Self { rt, configs: Mutex::new(HashMap::new()), base })
     }
 
     fn config(&self, region: Option<String>, endpoint: Option<String>) -> SdkConfig {
@@ -44,14 +45,28 @@ impl Aws {
         if let Some(c) = self.configs.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return c;
         }
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(r) = region {
-            loader = loader.region(Region::new(r));
-        }
-        if let Some(e) = endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        let c = self.rt.block_on(loader.load());
+        let c = match &self.base {
+            Some(base) => {
+                let mut b = base.to_builder();
+                if let Some(r) = region {
+                    b.set_region(Some(Region::new(r)));
+                }
+                if let Some(e) = endpoint {
+                    b.set_endpoint_url(Some(e));
+                }
+                b.build()
+            }
+            None => {
+                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                if let Some(r) = region {
+                    loader = loader.region(Region::new(r));
+                }
+                if let Some(e) = endpoint {
+                    loader = loader.endpoint_url(e);
+                }
+                self.rt.block_on(loader.load())
+            }
+        };
         if let Ok(mut m) = self.configs.lock() {
             m.insert(key, c.clone());
         }
@@ -92,9 +107,14 @@ impl std::fmt::Debug for SnsNotifier {
 }
 
 impl SnsNotifier {
-    /// A notifier with its own runtime.
+    /// A notifier using the standard AWS configuration chain.
     pub fn new() -> Result<Self, NotifyError> {
-        Ok(Self { aws: Arc::new(Aws::new("sns")?) })
+        Ok(Self { aws: Arc::new(Aws::new("sns", None)?) })
+    }
+    /// A notifier using `base` (credentials, region, retry settings) instead of the standard
+    /// chain; a channel's `region` and `endpoint_url` still apply.
+    pub fn with_config(base: SdkConfig) -> Result<Self, NotifyError> {
+        Ok(Self { aws: Arc::new(Aws::new("sns", Some(base))?) })
     }
 }
 
@@ -127,9 +147,14 @@ impl std::fmt::Debug for LambdaNotifier {
 }
 
 impl LambdaNotifier {
-    /// A notifier with its own runtime.
+    /// A notifier using the standard AWS configuration chain.
     pub fn new() -> Result<Self, NotifyError> {
-        Ok(Self { aws: Arc::new(Aws::new("lambda")?) })
+        Ok(Self { aws: Arc::new(Aws::new("lambda", None)?) })
+    }
+    /// A notifier using `base` (credentials, region, retry settings) instead of the standard
+    /// chain; a channel's `region` and `endpoint_url` still apply.
+    pub fn with_config(base: SdkConfig) -> Result<Self, NotifyError> {
+        Ok(Self { aws: Arc::new(Aws::new("lambda", Some(base))?) })
     }
 }
 
