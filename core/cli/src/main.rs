@@ -11,6 +11,7 @@ use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths};
 use trailalerts_adapters::sqlite::SqliteStorage;
 
 mod db;
+mod notify;
 mod output;
 
 #[derive(Parser)]
@@ -34,6 +35,9 @@ enum Command {
     /// List, show, validate, enable, disable, copy, import and export alert definitions.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// The notification outbox: list deliveries, send pending ones, retry failed ones (needs --db).
+    #[command(subcommand)]
+    Notifications(notify::NotificationsCommand),
 }
 
 #[derive(Args, Clone, Default)]
@@ -71,6 +75,13 @@ struct ScanArgs {
     /// Print only results (no summary on stderr).
     #[arg(long, short)]
     quiet: bool,
+    /// Do not send the alerts' notifications.
+    #[arg(long)]
+    no_notify: bool,
+    /// After the scan, wait at most this long for notifications to be delivered; with --db what
+    /// is left stays pending for `trailalerts notifications deliver`.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    notify_timeout: u64,
     /// Log files or directories to scan.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -146,6 +157,7 @@ fn main() -> ExitCode {
         Command::Ignores(c) => db::ignores(c),
         Command::IgnoreResult(a) => db::ignore_result(a),
         Command::Alerts(c) => alerts(c),
+        Command::Notifications(c) => notify::run(c),
     };
     match r {
         Ok(code) => code,
@@ -262,6 +274,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
         Ok(b)
     })?;
     engine.record_silenced(store.is_some());
+    let notifier = if a.no_notify { None } else { notify::Notify::start(&engine, a.source.db.as_deref())? };
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let stdout = std::io::stdout();
     let out = std::cell::RefCell::new(output::ResultWriter::new(stdout.lock(), a.output));
@@ -274,7 +287,8 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     let mut write_error: Option<std::io::Error> = None;
     let mut stored_new = 0usize;
     let mut store_error: Option<String> = None;
-    let keep = store.is_some();
+    let keep = store.is_some() || notifier.is_some();
+    let mut notify_error: Option<String> = None;
     let summary = scan_paths(
         &mut engine,
         &a.paths,
@@ -300,16 +314,28 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
             }
         },
         &mut |s: &ScanSummary, total: usize, engine: &mut Engine| {
-            // Each file's results and silenced events go to the database in one transaction.
+            // Each file's results, silenced events and notifications go to the database in one
+            // transaction.
+            let results = std::mem::take(&mut *pending.borrow_mut());
+            let deliveries = match &notifier {
+                Some(_) => notify::Notify::deliveries(engine, &results),
+                None => Vec::new(),
+            };
             if let Some(db) = store.as_mut()
                 && store_error.is_none()
             {
                 let silenced = engine.take_silenced();
-                let results = std::mem::take(&mut *pending.borrow_mut());
-                match db.commit(&Batch { results: &results, silenced: &silenced, recorded_at: &recorded_at, ..Batch::default() }) {
+                let batch = Batch { results: &results, silenced: &silenced, recorded_at: &recorded_at, deliveries: &deliveries, ..Batch::default() };
+                match db.commit(&batch) {
                     Ok(o) => stored_new += o.new_results,
                     Err(e) => store_error = Some(e.to_string()),
                 }
+            }
+            if let Some(n) = &notifier
+                && !deliveries.is_empty()
+                && let Err(e) = n.add(&deliveries)
+            {
+                notify_error = Some(e.1);
             }
             if progress {
                 let secs = started.elapsed().as_secs_f64().max(1e-9);
@@ -335,8 +361,14 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     {
         return Err(Fatal(1, format!("writing results: {e}")));
     }
+    if let Some(n) = notifier {
+        n.finish(std::time::Duration::from_secs(a.notify_timeout), a.quiet);
+    }
     if let Some(e) = store_error {
         return Err(Fatal(1, format!("storing results: {e}")));
+    }
+    if let Some(e) = notify_error {
+        return Err(Fatal(1, format!("queueing notifications: {e}")));
     }
     if !a.quiet {
         print_summary(&summary, &engine, enabled, started.elapsed().as_secs_f64());

@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
-use trailalerts::render::{json_message, subject};
+use trailalerts::render::json_message;
 use trailalerts::{AlertResult, ChannelConfig, NotifyError, Notifier};
 
 use super::config_of;
@@ -22,10 +22,13 @@ use super::config_of;
 /// is left out of the message (`event_omitted: true`).
 pub const MAX_MESSAGE: usize = 200 * 1024;
 
+/// (region, endpoint) a client configuration is cached for.
+type ConfigKey = (Option<String>, Option<String>);
+
 /// A Tokio runtime and cached AWS configurations.
 struct Aws {
     rt: tokio::runtime::Runtime,
-    configs: Mutex<HashMap<(Option<String>, Option<String>), SdkConfig>>,
+    configs: Mutex<HashMap<ConfigKey, SdkConfig>>,
     base: Option<SdkConfig>,
 }
 
@@ -96,16 +99,19 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(kind: &str, e
 
 /// Publishes results to an SNS topic (`{"type": "sns", "topic_arn": …}`): subject (ASCII,
 /// 100 characters at most, as SNS requires) and the result as a JSON message.
+#[cfg(feature = "sns")]
 pub struct SnsNotifier {
     aws: Arc<Aws>,
 }
 
+#[cfg(feature = "sns")]
 impl std::fmt::Debug for SnsNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SnsNotifier")
     }
 }
 
+#[cfg(feature = "sns")]
 impl SnsNotifier {
     /// A notifier using the standard AWS configuration chain.
     pub fn new() -> Result<Self, NotifyError> {
@@ -118,6 +124,7 @@ impl SnsNotifier {
     }
 }
 
+#[cfg(feature = "sns")]
 impl Notifier for SnsNotifier {
     fn channel(&self) -> &str {
         "sns"
@@ -129,23 +136,26 @@ impl Notifier for SnsNotifier {
         let conf = self.aws.config(region.or_else(|| arn_region(&topic_arn)), endpoint_url);
         let client = aws_sdk_sns::Client::new(&conf);
         let message = json_message(result, MAX_MESSAGE).to_string();
-        let req = client.publish().topic_arn(topic_arn).subject(subject(result, 100, true)).message(message);
+        let req = client.publish().topic_arn(topic_arn).subject(trailalerts::render::subject(result, 100, true)).message(message);
         self.aws.rt.block_on(req.send()).map(|_| ()).map_err(|e| classify("sns", e))
     }
 }
 
 /// Invokes a Lambda function asynchronously (`{"type": "lambda", "function": …}`) with the
 /// result as its JSON payload.
+#[cfg(feature = "lambda")]
 pub struct LambdaNotifier {
     aws: Arc<Aws>,
 }
 
+#[cfg(feature = "lambda")]
 impl std::fmt::Debug for LambdaNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LambdaNotifier")
     }
 }
 
+#[cfg(feature = "lambda")]
 impl LambdaNotifier {
     /// A notifier using the standard AWS configuration chain.
     pub fn new() -> Result<Self, NotifyError> {
@@ -158,6 +168,7 @@ impl LambdaNotifier {
     }
 }
 
+#[cfg(feature = "lambda")]
 impl Notifier for LambdaNotifier {
     fn channel(&self) -> &str {
         "lambda"

@@ -48,7 +48,7 @@ pub mod email;
 pub mod http;
 #[cfg(feature = "syslog")]
 pub mod syslog;
-#[cfg(feature = "tls")]
+#[cfg(feature = "syslog")]
 mod tls;
 
 /// Milliseconds since the Unix epoch, now.
@@ -62,6 +62,7 @@ pub fn env_lookup(name: &str) -> Option<String> {
 }
 
 /// Parses a channel configuration that a notifier of `kind` received.
+#[allow(dead_code, reason = "used by the channel features; `notify` alone has none")]
 pub(crate) fn config_of(kind: &str, config: &Value) -> Result<ChannelConfig, NotifyError> {
     match ChannelConfig::parse(config) {
         Ok(Some(c)) if c.kind() == kind => Ok(c),
