@@ -8,7 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 WHEEL_VENV := target/wheel-venv
 
-.PHONY: bench-peers demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
+.PHONY: test-deps bench-peers demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -26,8 +26,20 @@ demo: build
 ## Every test in the repository.
 test: check-tools test-rust lint test-python test-node fuzz-smoke
 
-test-rust:
-	$(CARGO) test --workspace --all-targets --exclude trailalerts-python --exclude trailalerts-node
+## Real receivers the notification tests start: moto_server, aiosmtpd (PyPI, into .venv) and
+## rsyslogd (Debian package rsyslog).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
+test-deps: $(VENV)/.test-deps
+	@command -v rsyslogd >/dev/null || [ -x /usr/sbin/rsyslogd ] || { \
+		echo "installing rsyslog (Debian package) for the syslog tests"; \
+		$(SUDO) apt-get install -y -q rsyslog >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q rsyslog; }; }
+
+$(VENV)/.test-deps: $(VPY)
+	$(VPY) -m pip install -q "moto[server]>=5.1,<6" "aiosmtpd>=1.4,<2" boto3
+	touch $@
+
+test-rust: test-deps
+	TRAILALERTS_TEST_PYTHON=$(abspath $(VPY)) $(CARGO) test --workspace --all-targets --exclude trailalerts-python --exclude trailalerts-node
 	$(CARGO) test --workspace --doc --exclude trailalerts-python --exclude trailalerts-node
 
 lint:
