@@ -11,7 +11,9 @@ const N: usize = 20_000;
 fn engine(custom: usize) -> Engine {
     let mut b = Engine::builder().builtin(true);
     if custom > 0 {
-        b = b.alerts_json(&custom_alerts(custom, 7)).unwrap_or_else(|e| unreachable(e));
+        b = b
+            .alerts_json(&custom_alerts(custom, 7))
+            .unwrap_or_else(|e| unreachable(e));
     }
     b.build().unwrap_or_else(|e| unreachable(e))
 }
@@ -24,11 +26,20 @@ fn unreachable(e: impl std::fmt::Display) -> ! {
 fn bench(c: &mut Criterion) {
     let raw = events(N, 42);
     let bytes: usize = raw.iter().map(String::len).sum();
-    let parsed: Vec<Event<'_>> = raw.iter().map(|r| Event::parse(r).unwrap_or_else(|e| unreachable(e))).collect();
+    let parsed: Vec<Event<'_>> = raw
+        .iter()
+        .map(|r| Event::parse(r).unwrap_or_else(|e| unreachable(e)))
+        .collect();
 
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("event", |b| b.iter(|| raw.iter().filter(|r| Event::parse(black_box(r)).is_ok_and(|e| e.time_ms().is_some())).count()));
+    g.bench_function("event", |b| {
+        b.iter(|| {
+            raw.iter()
+                .filter(|r| Event::parse(black_box(r)).is_ok_and(|e| e.time_ms().is_some()))
+                .count()
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("evaluate");

@@ -18,7 +18,8 @@ fn fail(e: impl std::fmt::Display) -> ! {
 fn logs() -> (PathBuf, Vec<PathBuf>, u64, u64) {
     let testing = !std::env::args().any(|a| a == "--bench");
     let (files, per) = if testing { (2, 200) } else { (20, 5000) };
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-data/scan-{files}x{per}"));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/bench-data/scan-{files}x{per}"));
     let all = trailalerts_benches::events(files * per, 42);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(e));
     let mut paths = Vec::new();
@@ -40,11 +41,21 @@ fn logs() -> (PathBuf, Vec<PathBuf>, u64, u64) {
 
 fn bench(c: &mut Criterion) {
     let (dir, paths, bytes, events) = logs();
-    let cis: Vec<_> = trailalerts::builtin_alerts().into_iter().filter(|a| a.id.starts_with("cis-")).collect();
+    let cis: Vec<_> = trailalerts::builtin_alerts()
+        .into_iter()
+        .filter(|a| a.id.starts_with("cis-"))
+        .collect();
     let mut g = c.benchmark_group("gz_logs");
     g.throughput(Throughput::Elements(events));
     g.sample_size(10);
-    g.bench_function("inflate", |b| b.iter(|| paths.iter().map(|p| read_log(p).map_or(0, |(buf, _)| buf.len())).sum::<usize>()));
+    g.bench_function("inflate", |b| {
+        b.iter(|| {
+            paths
+                .iter()
+                .map(|p| read_log(p).map_or(0, |(buf, _)| buf.len()))
+                .sum::<usize>()
+        })
+    });
     g.bench_function("inflate_parse_reference", |b| {
         b.iter(|| {
             let mut n = 0;
@@ -59,12 +70,26 @@ fn bench(c: &mut Criterion) {
             n
         });
     });
-    for (label, defs) in [("scan_cis", cis), ("scan_full_catalog", trailalerts::builtin_alerts())] {
+    for (label, defs) in [
+        ("scan_cis", cis),
+        ("scan_full_catalog", trailalerts::builtin_alerts()),
+    ] {
         g.bench_function(label, |b| {
             b.iter(|| {
-                let mut engine = Engine::builder().builtin(false).alerts(defs.clone()).build().unwrap_or_else(|e| fail(e));
+                let mut engine = Engine::builder()
+                    .builtin(false)
+                    .alerts(defs.clone())
+                    .build()
+                    .unwrap_or_else(|e| fail(e));
                 let mut n = 0usize;
-                let _ = scan_paths(&mut engine, std::slice::from_ref(&dir), &mut |_| n += 1, &mut |_| {}, &mut |_, _, _| {}, None);
+                let _ = scan_paths(
+                    &mut engine,
+                    std::slice::from_ref(&dir),
+                    &mut |_| n += 1,
+                    &mut |_| {},
+                    &mut |_, _, _| {},
+                    None,
+                );
                 n
             });
         });

@@ -11,7 +11,11 @@ use trailalerts_adapters::sqlite::SqliteStorage;
 
 /// 1M stored results when benchmarking; a small database when `cargo test` runs benches as tests.
 fn total() -> usize {
-    if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 2_000 }
+    if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        2_000
+    }
 }
 
 #[expect(clippy::panic, reason = "bench setup")]
@@ -35,7 +39,9 @@ fn result(template: &AlertResult, i: usize) -> AlertResult {
 }
 
 fn template() -> AlertResult {
-    let raw = trailalerts_benches::events(1, 5).pop().unwrap_or_else(|| fail("no event"));
+    let raw = trailalerts_benches::events(1, 5)
+        .pop()
+        .unwrap_or_else(|| fail("no event"));
     let ev = trailalerts::Event::parse(&raw).unwrap_or_else(|e| fail(e));
     let mut engine = trailalerts::Engine::builder()
         .builtin(false)
@@ -43,7 +49,10 @@ fn template() -> AlertResult {
         .unwrap_or_else(|e| fail(e))
         .build()
         .unwrap_or_else(|e| fail(e));
-    let mut r = engine.evaluate(&ev).pop().unwrap_or_else(|| fail("no result"));
+    let mut r = engine
+        .evaluate(&ev)
+        .pop()
+        .unwrap_or_else(|| fail("no result"));
     r.raw = Arc::clone(&r.raw);
     r
 }
@@ -55,8 +64,11 @@ fn million_db(t: &AlertResult) -> PathBuf {
     let mut s = SqliteStorage::open(&path).unwrap_or_else(|e| fail(e));
     let have = s.count_results().unwrap_or_else(|e| fail(e)) as usize;
     for start in (have..total()).step_by(10_000) {
-        let batch: Vec<AlertResult> = (start..(start + 10_000).min(total())).map(|i| result(t, i)).collect();
-        s.save_results(&batch, "2026-11-26T00:00:00Z").unwrap_or_else(|e| fail(e));
+        let batch: Vec<AlertResult> = (start..(start + 10_000).min(total()))
+            .map(|i| result(t, i))
+            .collect();
+        s.save_results(&batch, "2026-11-26T00:00:00Z")
+            .unwrap_or_else(|e| fail(e));
     }
     path
 }
@@ -77,7 +89,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let batch: Vec<AlertResult> = (next..next + 1000).map(|i| result(&t, i)).collect();
             next += 1000;
-            fresh.save_results(black_box(&batch), "2026-11-26T00:00:00Z").unwrap_or_else(|e| fail(e))
+            fresh
+                .save_results(black_box(&batch), "2026-11-26T00:00:00Z")
+                .unwrap_or_else(|e| fail(e))
         });
     });
     g.finish();
@@ -85,7 +99,15 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sqlite_query_1m");
     g.sample_size(20);
     let store = &store;
-    let page = |q: ResultQuery| move || store.query_results(black_box(&q)).unwrap_or_else(|e| fail(e)).results.len();
+    let page = |q: ResultQuery| {
+        move || {
+            store
+                .query_results(black_box(&q))
+                .unwrap_or_else(|e| fail(e))
+                .results
+                .len()
+        }
+    };
     let typical = ResultQuery {
         alert_ids: vec!["alert-7".into()],
         since: Some("2023-11-20T00:00:00Z".into()),
@@ -97,14 +119,33 @@ fn bench(c: &mut Criterion) {
     };
     let mut f = page(typical);
     g.bench_function("alert_time_range_newest_50", |b| b.iter(&mut f));
-    let mut f = page(ResultQuery { risks: vec![Risk::Critical], sort: SortField::EventTime, desc: true, limit: 50, ..ResultQuery::default() });
+    let mut f = page(ResultQuery {
+        risks: vec![Risk::Critical],
+        sort: SortField::EventTime,
+        desc: true,
+        limit: 50,
+        ..ResultQuery::default()
+    });
     g.bench_function("critical_newest_50", |b| b.iter(&mut f));
-    let mut f = page(ResultQuery { user: Some("user-42".into()), region: Some("eu-*".into()), sort: SortField::EventTime, desc: true, limit: 50, ..ResultQuery::default() });
+    let mut f = page(ResultQuery {
+        user: Some("user-42".into()),
+        region: Some("eu-*".into()),
+        sort: SortField::EventTime,
+        desc: true,
+        limit: 50,
+        ..ResultQuery::default()
+    });
     g.bench_function("user_and_region_glob_newest_50", |b| b.iter(&mut f));
-    let mut f = page(ResultQuery { sort: SortField::User, limit: 50, ..ResultQuery::default() });
+    let mut f = page(ResultQuery {
+        sort: SortField::User,
+        limit: 50,
+        ..ResultQuery::default()
+    });
     g.bench_function("sorted_by_user_first_50", |b| b.iter(&mut f));
     let id = format!("{:032x}", 123_456);
-    g.bench_function("get_one_by_id", |b| b.iter(|| store.get_result(black_box(&id)).map(|r| r.result.count)));
+    g.bench_function("get_one_by_id", |b| {
+        b.iter(|| store.get_result(black_box(&id)).map(|r| r.result.count))
+    });
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }

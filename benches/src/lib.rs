@@ -37,18 +37,58 @@ fn unreachable_first<T>(xs: &[T]) -> &T {
 }
 
 const CALLS: &[(&str, &str, bool)] = &[
-    ("ec2", "DescribeInstances", true), ("ec2", "DescribeSecurityGroups", true), ("ec2", "DescribeVolumes", true),
-    ("ec2", "RunInstances", false), ("ec2", "AuthorizeSecurityGroupIngress", false), ("ec2", "CreateTags", false),
-    ("s3", "GetBucketLocation", true), ("s3", "ListBuckets", true), ("s3", "GetBucketAcl", true), ("s3", "PutBucketPolicy", false),
-    ("iam", "ListUsers", true), ("iam", "GetRole", true), ("iam", "CreateUser", false), ("iam", "AttachRolePolicy", false),
-    ("sts", "AssumeRole", true), ("sts", "GetCallerIdentity", true), ("kms", "Decrypt", true), ("kms", "GenerateDataKey", true),
-    ("lambda", "ListFunctions20150331", true), ("lambda", "UpdateFunctionCode20150331v2", false), ("logs", "CreateLogStream", false),
-    ("cloudtrail", "LookupEvents", true), ("secretsmanager", "GetSecretValue", true), ("ssm", "GetParameter", true),
-    ("signin", "ConsoleLogin", false), ("monitoring", "PutMetricData", false), ("config", "PutEvaluations", false),
+    ("ec2", "DescribeInstances", true),
+    ("ec2", "DescribeSecurityGroups", true),
+    ("ec2", "DescribeVolumes", true),
+    ("ec2", "RunInstances", false),
+    ("ec2", "AuthorizeSecurityGroupIngress", false),
+    ("ec2", "CreateTags", false),
+    ("s3", "GetBucketLocation", true),
+    ("s3", "ListBuckets", true),
+    ("s3", "GetBucketAcl", true),
+    ("s3", "PutBucketPolicy", false),
+    ("iam", "ListUsers", true),
+    ("iam", "GetRole", true),
+    ("iam", "CreateUser", false),
+    ("iam", "AttachRolePolicy", false),
+    ("sts", "AssumeRole", true),
+    ("sts", "GetCallerIdentity", true),
+    ("kms", "Decrypt", true),
+    ("kms", "GenerateDataKey", true),
+    ("lambda", "ListFunctions20150331", true),
+    ("lambda", "UpdateFunctionCode20150331v2", false),
+    ("logs", "CreateLogStream", false),
+    ("cloudtrail", "LookupEvents", true),
+    ("secretsmanager", "GetSecretValue", true),
+    ("ssm", "GetParameter", true),
+    ("signin", "ConsoleLogin", false),
+    ("monitoring", "PutMetricData", false),
+    ("config", "PutEvaluations", false),
 ];
-const REGIONS: &[&str] = &["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"];
-const USERS: &[&str] = &["alice", "bob", "carol", "dave", "ci-bot", "terraform", "backup-svc"];
-const ROLES: &[&str] = &["Admin", "ReadOnly", "CiDeploy", "LambdaExec", "EksNode", "aws-service-role/AWSServiceRoleForECS"];
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+];
+const USERS: &[&str] = &[
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "ci-bot",
+    "terraform",
+    "backup-svc",
+];
+const ROLES: &[&str] = &[
+    "Admin",
+    "ReadOnly",
+    "CiDeploy",
+    "LambdaExec",
+    "EksNode",
+    "aws-service-role/AWSServiceRoleForECS",
+];
 
 /// One realistic CloudTrail record (1–3 KB), as JSON text.
 pub fn event(rng: &mut Rng, i: usize) -> String {
@@ -62,18 +102,30 @@ pub fn event(rng: &mut Rng, i: usize) -> String {
     match rng.below(10) {
         0..=3 => {
             let u = rng.pick(USERS);
-            let _ = write!(e, r#"{{"type":"IAMUser","principalId":"AIDA{i:016X}","arn":"arn:aws:iam::111122223333:user/{u}","accountId":"111122223333","accessKeyId":"AKIA{i:016X}","userName":"{u}"}}"#);
+            let _ = write!(
+                e,
+                r#"{{"type":"IAMUser","principalId":"AIDA{i:016X}","arn":"arn:aws:iam::111122223333:user/{u}","accountId":"111122223333","accessKeyId":"AKIA{i:016X}","userName":"{u}"}}"#
+            );
         }
         4..=8 => {
             let r = rng.pick(ROLES);
             let short = r.rsplit('/').next().unwrap_or(r);
-            let _ = write!(e, r#"{{"type":"AssumedRole","principalId":"AROA{i:012X}:session-{i}","arn":"arn:aws:sts::111122223333:assumed-role/{short}/session-{i}","accountId":"111122223333","accessKeyId":"ASIA{i:016X}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROA{i:012X}","arn":"arn:aws:iam::111122223333:role/{r}","accountId":"111122223333","userName":"{short}"}},"webIdFederationData":{{}},"attributes":{{"creationDate":"2023-11-14T10:00:00Z","mfaAuthenticated":"false"}}}}}}"#);
+            let _ = write!(
+                e,
+                r#"{{"type":"AssumedRole","principalId":"AROA{i:012X}:session-{i}","arn":"arn:aws:sts::111122223333:assumed-role/{short}/session-{i}","accountId":"111122223333","accessKeyId":"ASIA{i:016X}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROA{i:012X}","arn":"arn:aws:iam::111122223333:role/{r}","accountId":"111122223333","userName":"{short}"}},"webIdFederationData":{{}},"attributes":{{"creationDate":"2023-11-14T10:00:00Z","mfaAuthenticated":"false"}}}}}}"#
+            );
         }
         _ => {
             if rng.below(4) == 0 {
-                let _ = write!(e, r#"{{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}}"#);
+                let _ = write!(
+                    e,
+                    r#"{{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}}"#
+                );
             } else {
-                let _ = write!(e, r#"{{"type":"AWSService","invokedBy":"{svc}.amazonaws.com"}}"#);
+                let _ = write!(
+                    e,
+                    r#"{{"type":"AWSService","invokedBy":"{svc}.amazonaws.com"}}"#
+                );
             }
         }
     }
@@ -81,36 +133,77 @@ pub fn event(rng: &mut Rng, i: usize) -> String {
         0 => format!("{svc}.amazonaws.com"),
         1 => "AWS Internal".to_owned(),
         2 => format!("2001:db8::{:x}", rng.below(65_535)),
-        _ => format!("{}.{}.{}.{}", 1 + rng.below(223), rng.below(256), rng.below(256), rng.below(256)),
+        _ => format!(
+            "{}.{}.{}.{}",
+            1 + rng.below(223),
+            rng.below(256),
+            rng.below(256),
+            rng.below(256)
+        ),
     };
     let _ = write!(
         e,
         r#","eventTime":"2023-11-{day:02}T{h:02}:{m:02}:{s:02}Z","eventSource":"{svc}.amazonaws.com","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"{ip}","userAgent":"aws-cli/2.13.5 Python/3.11.4 Linux/5.15.0-1045-aws exe/x86_64.ubuntu.22 prompt/off command/{svc}.{name}""#
     );
     if rng.below(100) < 8 {
-        let code = if svc == "ec2" { "Client.UnauthorizedOperation" } else { "AccessDenied" };
-        let _ = write!(e, r#","errorCode":"{code}","errorMessage":"User: arn:aws:iam::111122223333:user/x is not authorized to perform: {svc}:{name} because no identity-based policy allows the action""#);
+        let code = if svc == "ec2" {
+            "Client.UnauthorizedOperation"
+        } else {
+            "AccessDenied"
+        };
+        let _ = write!(
+            e,
+            r#","errorCode":"{code}","errorMessage":"User: arn:aws:iam::111122223333:user/x is not authorized to perform: {svc}:{name} because no identity-based policy allows the action""#
+        );
     }
     match name {
         "AuthorizeSecurityGroupIngress" => {
-            let cidr = if rng.below(3) == 0 { "0.0.0.0/0" } else { "10.0.0.0/16" };
-            let _ = write!(e, r#","requestParameters":{{"groupId":"sg-{i:017x}","ipPermissions":{{"items":[{{"ipProtocol":"tcp","fromPort":22,"toPort":22,"groups":{{}},"ipRanges":{{"items":[{{"cidrIp":"{cidr}"}}]}},"ipv6Ranges":{{}},"prefixListIds":{{}}}}]}}}},"responseElements":{{"requestId":"r-{i}","_return":true}}"#);
+            let cidr = if rng.below(3) == 0 {
+                "0.0.0.0/0"
+            } else {
+                "10.0.0.0/16"
+            };
+            let _ = write!(
+                e,
+                r#","requestParameters":{{"groupId":"sg-{i:017x}","ipPermissions":{{"items":[{{"ipProtocol":"tcp","fromPort":22,"toPort":22,"groups":{{}},"ipRanges":{{"items":[{{"cidrIp":"{cidr}"}}]}},"ipv6Ranges":{{}},"prefixListIds":{{}}}}]}}}},"responseElements":{{"requestId":"r-{i}","_return":true}}"#
+            );
         }
         "RunInstances" => {
-            let _ = write!(e, r#","requestParameters":{{"instancesSet":{{"items":[{{"imageId":"ami-0abcdef1234567890","minCount":1,"maxCount":1}}]}},"instanceType":"{}","blockDeviceMapping":{{}},"monitoring":{{"enabled":false}},"disableApiTermination":false,"clientToken":"tok-{i}"}},"responseElements":{{"reservationId":"r-{i:017x}","ownerId":"111122223333","instancesSet":{{"items":[{{"instanceId":"i-{i:017x}","imageId":"ami-0abcdef1234567890","instanceState":{{"code":0,"name":"pending"}},"privateDnsName":"ip-10-0-1-{}.ec2.internal","amiLaunchIndex":0,"productCodes":{{}},"instanceType":"t3.micro","placement":{{"availabilityZone":"{region}a","tenancy":"default"}}}}]}}}}"#, if rng.below(20) == 0 { "p4d.24xlarge" } else { "t3.micro" }, rng.below(255));
+            let _ = write!(
+                e,
+                r#","requestParameters":{{"instancesSet":{{"items":[{{"imageId":"ami-0abcdef1234567890","minCount":1,"maxCount":1}}]}},"instanceType":"{}","blockDeviceMapping":{{}},"monitoring":{{"enabled":false}},"disableApiTermination":false,"clientToken":"tok-{i}"}},"responseElements":{{"reservationId":"r-{i:017x}","ownerId":"111122223333","instancesSet":{{"items":[{{"instanceId":"i-{i:017x}","imageId":"ami-0abcdef1234567890","instanceState":{{"code":0,"name":"pending"}},"privateDnsName":"ip-10-0-1-{}.ec2.internal","amiLaunchIndex":0,"productCodes":{{}},"instanceType":"t3.micro","placement":{{"availabilityZone":"{region}a","tenancy":"default"}}}}]}}}}"#,
+                if rng.below(20) == 0 {
+                    "p4d.24xlarge"
+                } else {
+                    "t3.micro"
+                },
+                rng.below(255)
+            );
         }
         "ConsoleLogin" => {
             let mfa = if rng.below(3) == 0 { "No" } else { "Yes" };
-            let _ = write!(e, r#","requestParameters":null,"responseElements":{{"ConsoleLogin":"Success"}},"additionalEventData":{{"LoginTo":"https://console.aws.amazon.com/console/home","MobileVersion":"No","MFAUsed":"{mfa}"}}"#);
+            let _ = write!(
+                e,
+                r#","requestParameters":null,"responseElements":{{"ConsoleLogin":"Success"}},"additionalEventData":{{"LoginTo":"https://console.aws.amazon.com/console/home","MobileVersion":"No","MFAUsed":"{mfa}"}}"#
+            );
         }
         _ => {
-            let _ = write!(e, r#","requestParameters":{{"bucketName":"bucket-{}","Host":"bucket-{}.s3.{region}.amazonaws.com","maxResults":100,"filters":[{{"name":"tag:env","values":["prod","staging"]}}]}},"responseElements":null"#, rng.below(50), rng.below(50));
+            let _ = write!(
+                e,
+                r#","requestParameters":{{"bucketName":"bucket-{}","Host":"bucket-{}.s3.{region}.amazonaws.com","maxResults":100,"filters":[{{"name":"tag:env","values":["prod","staging"]}}]}},"responseElements":null"#,
+                rng.below(50),
+                rng.below(50)
+            );
         }
     }
     let _ = write!(
         e,
         r#","requestID":"{:016x}-{:08x}","eventID":"{:016x}-{:016x}","readOnly":{read_only},"resources":[{{"accountId":"111122223333","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::bucket-{}"}}],"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"{svc}.{region}.amazonaws.com"}}}}"#,
-        rng.next_u64(), i, rng.next_u64(), rng.next_u64(), rng.below(50)
+        rng.next_u64(),
+        i,
+        rng.next_u64(),
+        rng.next_u64(),
+        rng.below(50)
     );
     e
 }
@@ -129,14 +222,41 @@ pub fn custom_alerts(n: usize, seed: u64) -> String {
     for i in 0..n {
         let (svc, name, _) = *rng.pick(CALLS);
         let a = match i % 8 {
-            0 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"low","services":["{svc}"],"events":["{name}"],"users":["{}*"],"regions":["{}"]}}"#, rng.pick(USERS), rng.pick(REGIONS)),
-            1 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"medium","events":["{}*"],"regions":["{}"],"users":["arn:aws:iam::*:user/{}"]}}"#, name.get(..name.len().min(6)).unwrap_or(name), rng.pick(REGIONS), rng.pick(USERS)),
-            2 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"high","events":["{name}"],"source_ips":{{"include":["{}.0.0.0/8","2001:db8:ffff::/48"],"exclude_aws":true}}}}"#, 1 + rng.below(200)),
-            3 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"high","events":["{name}"],"request_parameters":[{{"path":"bucketName","value":"bucket-{}"}}]}}"#, rng.below(50)),
-            4 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"medium","services":["{svc}"],"response":"unauthorized","threshold":{{"count":5,"window_seconds":300,"group_by":["user"]}}}}"#),
-            5 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"low","pattern":"{{ ($.eventName = \"{name}\") && ($.userIdentity.type = \"IAMUser\") && ($.awsRegion = \"{}\") && ($.userIdentity.userName = \"{}\") }}"}}"#, rng.pick(REGIONS), rng.pick(USERS)),
-            6 => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"critical","events":["{name}"],"users":["arn:aws:iam::*:role/{}"],"response":"success"}}"#, rng.pick(ROLES)),
-            _ => format!(r#"{{"id":"c{i}","name":"c{i}","risk":"low","events":["{name}","Delete*"],"resources":["arn:aws:s3:::bucket-{}"]}}"#, rng.below(50)),
+            0 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"low","services":["{svc}"],"events":["{name}"],"users":["{}*"],"regions":["{}"]}}"#,
+                rng.pick(USERS),
+                rng.pick(REGIONS)
+            ),
+            1 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"medium","events":["{}*"],"regions":["{}"],"users":["arn:aws:iam::*:user/{}"]}}"#,
+                name.get(..name.len().min(6)).unwrap_or(name),
+                rng.pick(REGIONS),
+                rng.pick(USERS)
+            ),
+            2 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"high","events":["{name}"],"source_ips":{{"include":["{}.0.0.0/8","2001:db8:ffff::/48"],"exclude_aws":true}}}}"#,
+                1 + rng.below(200)
+            ),
+            3 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"high","events":["{name}"],"request_parameters":[{{"path":"bucketName","value":"bucket-{}"}}]}}"#,
+                rng.below(50)
+            ),
+            4 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"medium","services":["{svc}"],"response":"unauthorized","threshold":{{"count":5,"window_seconds":300,"group_by":["user"]}}}}"#
+            ),
+            5 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"low","pattern":"{{ ($.eventName = \"{name}\") && ($.userIdentity.type = \"IAMUser\") && ($.awsRegion = \"{}\") && ($.userIdentity.userName = \"{}\") }}"}}"#,
+                rng.pick(REGIONS),
+                rng.pick(USERS)
+            ),
+            6 => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"critical","events":["{name}"],"users":["arn:aws:iam::*:role/{}"],"response":"success"}}"#,
+                rng.pick(ROLES)
+            ),
+            _ => format!(
+                r#"{{"id":"c{i}","name":"c{i}","risk":"low","events":["{name}","Delete*"],"resources":["arn:aws:s3:::bucket-{}"]}}"#,
+                rng.below(50)
+            ),
         };
         out.push(a);
     }

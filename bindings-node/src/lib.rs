@@ -2,7 +2,10 @@
 //! in the Rust crates. Anything that reads files or does heavy work runs on the libuv thread
 //! pool (`AsyncTask`) and returns a Promise; errors carry a stable `code`.
 #![allow(missing_docs, reason = "documented in the generated index.d.ts")]
-#![allow(clippy::needless_pass_by_value, reason = "napi passes arguments by value")]
+#![allow(
+    clippy::needless_pass_by_value,
+    reason = "napi passes arguments by value"
+)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,7 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
-use trailalerts::{AlertDef, Engine as CoreEngine, IgnoreDef, IgnoreKey, ResultQuery, Risk, SortField, Storage as CoreStorage};
+use trailalerts::{
+    AlertDef, Engine as CoreEngine, IgnoreDef, IgnoreKey, ResultQuery, Risk, SortField,
+    Storage as CoreStorage,
+};
 use trailalerts_adapters::files::{ScanProblem, scan_paths};
 
 /// An error status that is one of trailalerts' stable codes (`invalid_alert`, `invalid_event`,
@@ -233,7 +239,8 @@ fn alert_defs(values: Vec<Value>) -> JsResult<Vec<AlertDef>> {
             Value::String(s) => s,
             other => other.to_string(),
         };
-        let defs = AlertDef::parse_many(&text, &known).map_err(|e| fail(e.code(), e.to_string()))?;
+        let defs =
+            AlertDef::parse_many(&text, &known).map_err(|e| fail(e.code(), e.to_string()))?;
         known.extend(defs.iter().cloned());
         out.extend(defs);
     }
@@ -242,7 +249,8 @@ fn alert_defs(values: Vec<Value>) -> JsResult<Vec<AlertDef>> {
 
 fn ignore_def(v: Value) -> JsResult<IgnoreDef> {
     let v = match v {
-        Value::String(s) => serde_json::from_str(&s).map_err(|e| fail("invalid_alert", format!("invalid ignore: {e}")))?,
+        Value::String(s) => serde_json::from_str(&s)
+            .map_err(|e| fail("invalid_alert", format!("invalid ignore: {e}")))?,
         other => other,
     };
     serde_json::from_value(v).map_err(|e| fail("invalid_alert", format!("invalid ignore: {e}")))
@@ -255,10 +263,16 @@ fn event_text(event: Unknown<'_>) -> JsResult<String> {
         ValueType::String => String::from_unknown(event).map_err(bad),
         ValueType::Object if event.is_buffer().map_err(bad)? => {
             let b = Buffer::from_unknown(event).map_err(bad)?;
-            String::from_utf8(b.to_vec()).map_err(|e| fail("invalid_event", format!("event buffer is not UTF-8: {e}")))
+            String::from_utf8(b.to_vec())
+                .map_err(|e| fail("invalid_event", format!("event buffer is not UTF-8: {e}")))
         }
-        ValueType::Object => Value::from_unknown(event).map(|v| v.to_string()).map_err(bad),
-        other => Err(fail("invalid_event", format!("an event must be an object, a JSON string or a Buffer, not {other}"))),
+        ValueType::Object => Value::from_unknown(event)
+            .map(|v| v.to_string())
+            .map_err(bad),
+        other => Err(fail(
+            "invalid_event",
+            format!("an event must be an object, a JSON string or a Buffer, not {other}"),
+        )),
     }
 }
 
@@ -272,34 +286,54 @@ pub struct Engine {
 impl Engine {
     #[napi(constructor)]
     pub fn new(options: Option<EngineOptions>) -> Result<Self, Code> {
-        let o = options.unwrap_or(EngineOptions { alerts: None, builtin: None, ignores: None, enable: None, disable: None, storage: None });
-        let mut b = CoreEngine::builder().builtin(o.builtin.unwrap_or(true)).alerts(alert_defs(o.alerts.unwrap_or_default())?);
+        let o = options.unwrap_or(EngineOptions {
+            alerts: None,
+            builtin: None,
+            ignores: None,
+            enable: None,
+            disable: None,
+            storage: None,
+        });
+        let mut b = CoreEngine::builder()
+            .builtin(o.builtin.unwrap_or(true))
+            .alerts(alert_defs(o.alerts.unwrap_or_default())?);
         for ig in o.ignores.unwrap_or_default() {
             b = b.global_ignore(ignore_def(ig)?);
         }
         let mut engine = match &o.storage {
             Some(s) => {
                 let store = lock(&s.inner);
-                b.build_with_storage(store.as_ref()).map_err(|e| fail(e.code(), e.to_string()))?
+                b.build_with_storage(store.as_ref())
+                    .map_err(|e| fail(e.code(), e.to_string()))?
             }
             None => b.build().map_err(|e| fail(e.code(), e.to_string()))?,
         };
-        for (ids, on) in [(o.disable.unwrap_or_default(), false), (o.enable.unwrap_or_default(), true)] {
+        for (ids, on) in [
+            (o.disable.unwrap_or_default(), false),
+            (o.enable.unwrap_or_default(), true),
+        ] {
             for id in ids {
                 if !engine.set_enabled(&id, on) {
                     return Err(fail("invalid_alert", format!("no alert with id `{id}`")));
                 }
             }
         }
-        Ok(Self { inner: Arc::new(Mutex::new(engine)) })
+        Ok(Self {
+            inner: Arc::new(Mutex::new(engine)),
+        })
     }
 
     /// Evaluates one event (object, JSON string or Buffer) synchronously.
     #[napi]
-    pub fn evaluate(&self, #[napi(ts_arg_type = "Record<string, unknown> | string | Buffer")] event: Unknown<'_>) -> Result<Vec<AlertResult>, Code> {
+    pub fn evaluate(
+        &self,
+        #[napi(ts_arg_type = "Record<string, unknown> | string | Buffer")] event: Unknown<'_>,
+    ) -> Result<Vec<AlertResult>, Code> {
         let text = event_text(event)?;
         let mut out = Vec::new();
-        lock(&self.inner).evaluate_text(&text, &mut out).map_err(|e| fail("invalid_event", format!("invalid event: {e}")))?;
+        lock(&self.inner)
+            .evaluate_text(&text, &mut out)
+            .map_err(|e| fail("invalid_event", format!("invalid event: {e}")))?;
         Ok(out.into_iter().map(to_js).collect())
     }
 
@@ -309,38 +343,53 @@ impl Engine {
     #[napi(ts_return_type = "Promise<AlertResult[]>")]
     pub fn evaluate_many(
         &self,
-        #[napi(ts_arg_type = "Buffer | Array<Record<string, unknown> | string>")] events: Either<Buffer, Vec<Value>>,
+        #[napi(ts_arg_type = "Buffer | Array<Record<string, unknown> | string>")] events: Either<
+            Buffer,
+            Vec<Value>,
+        >,
     ) -> AsyncTask<Job<Vec<AlertResult>>> {
         let input = match events {
             Either::A(buf) => Input::Lines(buf.to_vec()),
-            Either::B(list) => Input::Texts(list.into_iter().map(|e| match e {
-                Value::String(s) => s,
-                v => v.to_string(),
-            }).collect()),
+            Either::B(list) => Input::Texts(
+                list.into_iter()
+                    .map(|e| match e {
+                        Value::String(s) => s,
+                        v => v.to_string(),
+                    })
+                    .collect(),
+            ),
         };
         let inner = Arc::clone(&self.inner);
-        AsyncTask::new(Job::new(move || -> std::result::Result<Vec<AlertResult>, (String, String)> {
-            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-            let mut out = Vec::new();
-            type Split<'b> = (Vec<(u64, &'b [u8])>, Vec<&'b [u8]>);
-            let (lines, texts): Split<'_> = match &input {
-                Input::Lines(buf) => {
-                    let l = trailalerts::jsonl_lines(buf);
-                    let t = l.iter().map(|x| x.1).collect();
-                    (l, t)
-                }
-                Input::Texts(v) => (Vec::new(), v.iter().map(String::as_bytes).collect()),
-            };
-            lock(&inner).evaluate_batch(&texts, threads, &mut out).map_err(|errs| {
-                let (i, e) = errs.into_iter().next().unwrap_or_default();
-                let at = match lines.get(i) {
-                    Some(l) => format!("line {}", l.0),
-                    None => format!("#{i}"),
+        AsyncTask::new(Job::new(
+            move || -> std::result::Result<Vec<AlertResult>, (String, String)> {
+                let threads =
+                    std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+                let mut out = Vec::new();
+                type Split<'b> = (Vec<(u64, &'b [u8])>, Vec<&'b [u8]>);
+                let (lines, texts): Split<'_> = match &input {
+                    Input::Lines(buf) => {
+                        let l = trailalerts::jsonl_lines(buf);
+                        let t = l.iter().map(|x| x.1).collect();
+                        (l, t)
+                    }
+                    Input::Texts(v) => (Vec::new(), v.iter().map(String::as_bytes).collect()),
                 };
-                ("invalid_event".to_owned(), format!("invalid event at {at}: {e}"))
-            })?;
-            Ok(out.into_iter().map(to_js).collect())
-        }))
+                lock(&inner)
+                    .evaluate_batch(&texts, threads, &mut out)
+                    .map_err(|errs| {
+                        let (i, e) = errs.into_iter().next().unwrap_or_default();
+                        let at = match lines.get(i) {
+                            Some(l) => format!("line {}", l.0),
+                            None => format!("#{i}"),
+                        };
+                        (
+                            "invalid_event".to_owned(),
+                            format!("invalid event at {at}: {e}"),
+                        )
+                    })?;
+                Ok(out.into_iter().map(to_js).collect())
+            },
+        ))
     }
 
     /// Scans log files and directories (.json, .json.gz, JSON Lines) on the thread pool and
@@ -362,21 +411,37 @@ impl Engine {
     /// Alert definitions, built-ins first.
     #[napi(ts_return_type = "AlertDefinition[]")]
     pub fn alerts(&self) -> Vec<Value> {
-        lock(&self.inner).alerts().filter_map(|d| serde_json::to_value(d).ok()).collect()
+        lock(&self.inner)
+            .alerts()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect()
     }
 
     /// Turns an alert on or off.
     #[napi]
     pub fn set_enabled(&self, alert_id: String, enabled: bool) -> Result<(), Code> {
-        if lock(&self.inner).set_enabled(&alert_id, enabled) { Ok(()) } else { Err(fail("invalid_alert", format!("no alert with id `{alert_id}`"))) }
+        if lock(&self.inner).set_enabled(&alert_id, enabled) {
+            Ok(())
+        } else {
+            Err(fail(
+                "invalid_alert",
+                format!("no alert with id `{alert_id}`"),
+            ))
+        }
     }
 
     /// Adds (or replaces) an ignore, on `alertId` or global.
     #[napi]
-    pub fn add_ignore(&self, #[napi(ts_arg_type = "IgnoreDefinition")] ignore: Value, alert_id: Option<String>) -> Result<(), Code> {
+    pub fn add_ignore(
+        &self,
+        #[napi(ts_arg_type = "IgnoreDefinition")] ignore: Value,
+        alert_id: Option<String>,
+    ) -> Result<(), Code> {
         let ig = ignore_def(ignore)?;
         let owner = alert_id.or_else(|| ig.alert_id.clone());
-        lock(&self.inner).add_ignore(owner.as_deref(), &ig).map_err(|e| fail(e.code(), e.to_string()))
+        lock(&self.inner)
+            .add_ignore(owner.as_deref(), &ig)
+            .map_err(|e| fail(e.code(), e.to_string()))
     }
 
     /// Removes an ignore; returns whether it existed.
@@ -386,13 +451,18 @@ impl Engine {
     }
 
     /// Counters: events, matched, ignored, results, untimed.
-    #[napi(ts_return_type = "{ events: number; matched: number; ignored: number; results: number; untimed: number }")]
+    #[napi(
+        ts_return_type = "{ events: number; matched: number; ignored: number; results: number; untimed: number }"
+    )]
     pub fn stats(&self) -> Value {
         serde_json::to_value(lock(&self.inner).stats()).unwrap_or(Value::Null)
     }
 }
 
-fn run_scan(inner: &Mutex<CoreEngine>, paths: Vec<String>) -> std::result::Result<ScanOutcome, (String, String)> {
+fn run_scan(
+    inner: &Mutex<CoreEngine>,
+    paths: Vec<String>,
+) -> std::result::Result<ScanOutcome, (String, String)> {
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let mut results = Vec::new();
     let mut problems = Vec::new();
@@ -405,7 +475,11 @@ fn run_scan(inner: &Mutex<CoreEngine>, paths: Vec<String>) -> std::result::Resul
         None,
     )
     .map_err(|e| (e.code().to_owned(), e.to_string()))?;
-    Ok(ScanOutcome { results: results.into_iter().map(to_js).collect(), problems, summary: serde_json::to_value(&summary).unwrap_or(Value::Null) })
+    Ok(ScanOutcome {
+        results: results.into_iter().map(to_js).collect(),
+        problems,
+        summary: serde_json::to_value(&summary).unwrap_or(Value::Null),
+    })
 }
 
 /// What `scanDetailed` resolves with.
@@ -414,7 +488,9 @@ pub struct ScanOutcome {
     pub results: Vec<AlertResult>,
     /// Bad records and unreadable files, with their position.
     pub problems: Vec<String>,
-    #[napi(ts_type = "{ files: number; events: number; bad_records: number; results: number; bytes: number; unreadable_files: number; skipped_entries: number; results_by_alert: Record<string, number> }")]
+    #[napi(
+        ts_type = "{ files: number; events: number; bad_records: number; results: number; bytes: number; unreadable_files: number; skipped_entries: number; results_by_alert: Record<string, number> }"
+    )]
     pub summary: Value,
 }
 
@@ -432,7 +508,9 @@ pub struct Job<T> {
 
 impl<T> Job<T> {
     fn new(f: impl FnOnce() -> std::result::Result<T, (String, String)> + Send + 'static) -> Self {
-        Self { work: Some(Box::new(f)) }
+        Self {
+            work: Some(Box::new(f)),
+        }
     }
 }
 
@@ -451,7 +529,10 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
     type JsValue = T;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let work = self.work.take().ok_or_else(|| Error::new(Status::GenericFailure, "job ran twice"))?;
+        let work = self
+            .work
+            .take()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "job ran twice"))?;
         Ok(work())
     }
 
@@ -470,7 +551,9 @@ pub struct Storage {
 
 fn storage_job<T: ToNapiValue + TypeName + Send + 'static>(
     inner: &Arc<Mutex<DynStorage>>,
-    f: impl FnOnce(&mut DynStorage) -> std::result::Result<T, trailalerts::StorageError> + Send + 'static,
+    f: impl FnOnce(&mut DynStorage) -> std::result::Result<T, trailalerts::StorageError>
+    + Send
+    + 'static,
 ) -> AsyncTask<Job<T>> {
     let inner = Arc::clone(inner);
     AsyncTask::new(Job::new(move || {
@@ -488,8 +571,14 @@ fn ignore_js(ig: &IgnoreDef) -> IgnoreDefinition {
         event: ig.event.clone(),
         user: ig.user.clone(),
         identity_type: ig.identity_type.clone(),
-        request_parameter: ig.request_parameter.as_ref().and_then(|p| serde_json::to_value(p).ok()),
-        response_element: ig.response_element.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+        request_parameter: ig
+            .request_parameter
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok()),
+        response_element: ig
+            .response_element
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok()),
         note: ig.note.clone(),
         created_by: ig.created_by.clone(),
         created_at: ig.created_at.clone(),
@@ -497,7 +586,11 @@ fn ignore_js(ig: &IgnoreDef) -> IgnoreDefinition {
 }
 
 fn stored_js(r: trailalerts::StoredResult) -> StoredResult {
-    StoredResult { recorded_at: r.recorded_at, notifications: r.notifications.into_iter().collect(), result: to_js(r.result) }
+    StoredResult {
+        recorded_at: r.recorded_at,
+        notifications: r.notifications.into_iter().collect(),
+        result: to_js(r.result),
+    }
 }
 
 /// A stored result.
@@ -550,7 +643,9 @@ impl Storage {
     /// A storage in memory.
     #[napi(factory)]
     pub fn memory() -> Self {
-        Self { inner: Arc::new(Mutex::new(Box::new(trailalerts::MemoryStorage::new()))) }
+        Self {
+            inner: Arc::new(Mutex::new(Box::new(trailalerts::MemoryStorage::new()))),
+        }
     }
 
     /// Opens (or creates) a SQLite database; resolves with the storage.
@@ -562,22 +657,44 @@ impl Storage {
     /// Stores results; resolves with how many were new.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn save(&self, results: Vec<&AlertResult>, recorded_at: String) -> AsyncTask<Job<u32>> {
-        let rs: Vec<trailalerts::AlertResult> = results.into_iter().map(|r| r.inner.clone()).collect();
-        storage_job(&self.inner, move |s| s.save_results(&rs, &recorded_at).map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+        let rs: Vec<trailalerts::AlertResult> =
+            results.into_iter().map(|r| r.inner.clone()).collect();
+        storage_job(&self.inner, move |s| {
+            s.save_results(&rs, &recorded_at)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        })
     }
 
     /// One stored result (with `raw`).
     #[napi(ts_return_type = "Promise<StoredResult>")]
     pub fn get(&self, result_id: String) -> AsyncTask<Job<StoredResult>> {
-        storage_job(&self.inner, move |s| s.get_result(&result_id).map(stored_js))
+        storage_job(&self.inner, move |s| {
+            s.get_result(&result_id).map(stored_js)
+        })
     }
 
     /// Searches results.
     #[napi(ts_return_type = "Promise<ResultPage>")]
-    pub fn query(&self, options: Option<ResultQueryOptions>) -> Result<AsyncTask<Job<ResultPage>>, Code> {
+    pub fn query(
+        &self,
+        options: Option<ResultQueryOptions>,
+    ) -> Result<AsyncTask<Job<ResultPage>>, Code> {
         let o = options.unwrap_or(ResultQueryOptions {
-            alert_ids: None, risks: None, since: None, until: None, region: None, service: None, event: None, user: None,
-            source_ip: None, error_code: None, text: None, sort: None, desc: None, limit: None, cursor: None,
+            alert_ids: None,
+            risks: None,
+            since: None,
+            until: None,
+            region: None,
+            service: None,
+            event: None,
+            user: None,
+            source_ip: None,
+            error_code: None,
+            text: None,
+            sort: None,
+            desc: None,
+            limit: None,
+            cursor: None,
         });
         let risks = o
             .risks
@@ -587,7 +704,8 @@ impl Storage {
             .collect::<JsResult<Vec<_>>>()?;
         let sort = match o.sort.as_deref() {
             None => SortField::EventTime,
-            Some(s) => SortField::parse(s).ok_or_else(|| fail("invalid_request", format!("unknown sort column `{s}`")))?,
+            Some(s) => SortField::parse(s)
+                .ok_or_else(|| fail("invalid_request", format!("unknown sort column `{s}`")))?,
         };
         let q = ResultQuery {
             alert_ids: o.alert_ids.unwrap_or_default(),
@@ -608,7 +726,10 @@ impl Storage {
         };
         Ok(storage_job(&self.inner, move |s| {
             let page = s.query_results(&q)?;
-            Ok(ResultPage { results: page.results.into_iter().map(stored_js).collect(), next_cursor: page.next_cursor })
+            Ok(ResultPage {
+                results: page.results.into_iter().map(stored_js).collect(),
+                next_cursor: page.next_cursor,
+            })
         }))
     }
 
@@ -617,32 +738,65 @@ impl Storage {
     pub fn ignores(&self, alert_id: Option<String>) -> AsyncTask<Job<Vec<StoredIgnore>>> {
         storage_job(&self.inner, move |s| {
             let list = s.list_ignores(alert_id.as_deref().map(Some))?;
-            Ok(list.iter().map(|i| StoredIgnore { ignore: ignore_js(&i.ignore), silenced: u32::try_from(i.silenced).unwrap_or(u32::MAX) }).collect())
+            Ok(list
+                .iter()
+                .map(|i| StoredIgnore {
+                    ignore: ignore_js(&i.ignore),
+                    silenced: u32::try_from(i.silenced).unwrap_or(u32::MAX),
+                })
+                .collect())
         })
     }
 
     /// Adds or replaces an ignore.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn put_ignore(&self, #[napi(ts_arg_type = "IgnoreDefinition")] ignore: Value) -> Result<AsyncTask<Job<Undefined>>, Code> {
+    pub fn put_ignore(
+        &self,
+        #[napi(ts_arg_type = "IgnoreDefinition")] ignore: Value,
+    ) -> Result<AsyncTask<Job<Undefined>>, Code> {
         let ig = ignore_def(ignore)?;
-        CoreEngine::builder().builtin(false).global_ignore(IgnoreDef { alert_id: None, ..ig.clone() }).build().map_err(|e| fail(e.code(), e.to_string()))?;
+        CoreEngine::builder()
+            .builtin(false)
+            .global_ignore(IgnoreDef {
+                alert_id: None,
+                ..ig.clone()
+            })
+            .build()
+            .map_err(|e| fail(e.code(), e.to_string()))?;
         Ok(storage_job(&self.inner, move |s| s.put_ignore(&ig)))
     }
 
     /// Removes an ignore.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn remove_ignore(&self, ignore_id: String, alert_id: Option<String>) -> AsyncTask<Job<Undefined>> {
-        storage_job(&self.inner, move |s| s.remove_ignore(alert_id.as_deref(), &ignore_id))
+    pub fn remove_ignore(
+        &self,
+        ignore_id: String,
+        alert_id: Option<String>,
+    ) -> AsyncTask<Job<Undefined>> {
+        storage_job(&self.inner, move |s| {
+            s.remove_ignore(alert_id.as_deref(), &ignore_id)
+        })
     }
 
     /// Creates and stores an ignore for a result's alert, pre-filled from its event for the
     /// fields in `by` (region, service, event, user, request_parameter:PATH, response_element:PATH).
     #[napi(ts_return_type = "Promise<IgnoreDefinition>")]
-    pub fn ignore_from_result(&self, result_id: String, by: Vec<String>, ignore_id: Option<String>, note: Option<String>) -> Result<AsyncTask<Job<IgnoreDefinition>>, Code> {
-        let keys = by.iter().map(|k| IgnoreKey::parse(k)).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| fail(e.code(), e.to_string()))?;
+    pub fn ignore_from_result(
+        &self,
+        result_id: String,
+        by: Vec<String>,
+        ignore_id: Option<String>,
+        note: Option<String>,
+    ) -> Result<AsyncTask<Job<IgnoreDefinition>>, Code> {
+        let keys = by
+            .iter()
+            .map(|k| IgnoreKey::parse(k))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| fail(e.code(), e.to_string()))?;
         Ok(storage_job(&self.inner, move |s| {
             let stored = s.get_result(&result_id)?;
-            let id = ignore_id.unwrap_or_else(|| format!("from-{}", result_id.get(..12).unwrap_or(&result_id)));
+            let id = ignore_id
+                .unwrap_or_else(|| format!("from-{}", result_id.get(..12).unwrap_or(&result_id)));
             let mut ig = trailalerts::ignore_from_result(&stored, &keys, &id)?;
             ig.note = note;
             s.put_ignore(&ig)?;
@@ -653,7 +807,9 @@ impl Storage {
     /// Turns an alert on or off in the stored configuration.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn set_alert_enabled(&self, alert_id: String, enabled: bool) -> AsyncTask<Job<Undefined>> {
-        storage_job(&self.inner, move |s| s.set_alert_enabled(&alert_id, enabled))
+        storage_job(&self.inner, move |s| {
+            s.set_alert_enabled(&alert_id, enabled)
+        })
     }
 }
 
@@ -668,18 +824,22 @@ impl Task for OpenSqlite {
     type JsValue = Storage;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(match trailalerts_adapters::sqlite::SqliteStorage::open(&self.path) {
-            Ok(s) => {
-                self.store = Some(s);
-                Ok(())
-            }
-            Err(e) => Err((e.code().to_owned(), e.to_string())),
-        })
+        Ok(
+            match trailalerts_adapters::sqlite::SqliteStorage::open(&self.path) {
+                Ok(s) => {
+                    self.store = Some(s);
+                    Ok(())
+                }
+                Err(e) => Err((e.code().to_owned(), e.to_string())),
+            },
+        )
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
         match (output, self.store.take()) {
-            (Ok(()), Some(s)) => Ok(Storage { inner: Arc::new(Mutex::new(Box::new(s))) }),
+            (Ok(()), Some(s)) => Ok(Storage {
+                inner: Arc::new(Mutex::new(Box::new(s))),
+            }),
             (Err((code, msg)), _) => Err(coded_error(&env, &code, &msg)),
             (Ok(()), None) => Err(coded_error(&env, "storage", "database was not opened")),
         }
@@ -689,5 +849,8 @@ impl Task for OpenSqlite {
 /// Every built-in alert definition.
 #[napi(ts_return_type = "AlertDefinition[]")]
 pub fn builtin_alerts() -> Vec<Value> {
-    trailalerts::builtin_alerts().iter().filter_map(|d| serde_json::to_value(d).ok()).collect()
+    trailalerts::builtin_alerts()
+        .iter()
+        .filter_map(|d| serde_json::to_value(d).ok())
+        .collect()
 }

@@ -2,7 +2,10 @@
 //! in the Rust crates; this file converts arguments, maps errors to exception classes with a
 //! stable `.code`, and releases the GIL around Rust work.
 #![allow(missing_docs, reason = "documented in the .pyi stubs")]
-#![allow(clippy::needless_pass_by_value, reason = "pyo3 extracts arguments by value")]
+#![allow(
+    clippy::needless_pass_by_value,
+    reason = "pyo3 extracts arguments by value"
+)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,19 +18,54 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use trailalerts::{
-    AlertDef, AlertResult, Batch, Engine as CoreEngine, Event, IgnoreDef, IgnoreKey, ResultQuery, Risk, SortField,
-    Storage as CoreStorage, ignore_from_result,
+    AlertDef, AlertResult, Batch, Engine as CoreEngine, Event, IgnoreDef, IgnoreKey, ResultQuery,
+    Risk, SortField, Storage as CoreStorage, ignore_from_result,
 };
 use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths};
 use trailalerts_adapters::sqlite::SqliteStorage as CoreSqlite;
 
-create_exception!(_native, TrailAlertsError, PyException, "Base class of every trailalerts error; `.code` is a stable string.");
-create_exception!(_native, InvalidAlertError, TrailAlertsError, "An alert or ignore definition was rejected (code `invalid_alert`).");
-create_exception!(_native, InvalidEventError, TrailAlertsError, "An event could not be read (code `invalid_event`).");
-create_exception!(_native, StorageError, TrailAlertsError, "A storage operation failed (codes `storage`, `invalid_request`).");
-create_exception!(_native, NotFoundError, StorageError, "A result, ignore or alert does not exist (code `not_found`).");
-create_exception!(_native, ScanError, TrailAlertsError, "Files could not be read (code `io`).");
-create_exception!(_native, NotificationError, TrailAlertsError, "A notification could not be delivered (code `notification`).");
+create_exception!(
+    _native,
+    TrailAlertsError,
+    PyException,
+    "Base class of every trailalerts error; `.code` is a stable string."
+);
+create_exception!(
+    _native,
+    InvalidAlertError,
+    TrailAlertsError,
+    "An alert or ignore definition was rejected (code `invalid_alert`)."
+);
+create_exception!(
+    _native,
+    InvalidEventError,
+    TrailAlertsError,
+    "An event could not be read (code `invalid_event`)."
+);
+create_exception!(
+    _native,
+    StorageError,
+    TrailAlertsError,
+    "A storage operation failed (codes `storage`, `invalid_request`)."
+);
+create_exception!(
+    _native,
+    NotFoundError,
+    StorageError,
+    "A result, ignore or alert does not exist (code `not_found`)."
+);
+create_exception!(
+    _native,
+    ScanError,
+    TrailAlertsError,
+    "Files could not be read (code `io`)."
+);
+create_exception!(
+    _native,
+    NotificationError,
+    TrailAlertsError,
+    "A notification could not be delivered (code `notification`)."
+);
 
 fn raise<E: pyo3::PyTypeInfo>(py: Python<'_>, code: &str, msg: String) -> PyErr {
     let err = PyErr::new::<E, _>(msg);
@@ -63,12 +101,21 @@ fn json_text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
         return s.extract::<String>();
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return String::from_utf8(b.as_bytes().to_vec())
-            .map_err(|e| raise::<InvalidEventError>(py, "invalid_event", format!("{what}: bytes are not UTF-8: {e}")));
+        return String::from_utf8(b.as_bytes().to_vec()).map_err(|e| {
+            raise::<InvalidEventError>(
+                py,
+                "invalid_event",
+                format!("{what}: bytes are not UTF-8: {e}"),
+            )
+        });
     }
     let json = py.import("json")?;
     let text = json.call_method1("dumps", (obj,)).map_err(|e| {
-        raise::<InvalidEventError>(py, "invalid_event", format!("{what}: cannot be converted to JSON: {e}"))
+        raise::<InvalidEventError>(
+            py,
+            "invalid_event",
+            format!("{what}: cannot be converted to JSON: {e}"),
+        )
     })?;
     text.extract::<String>()
 }
@@ -78,7 +125,8 @@ fn from_json<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
 }
 
 fn to_py<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let text = serde_json::to_string(v).map_err(|e| raise::<TrailAlertsError>(py, "internal", e.to_string()))?;
+    let text = serde_json::to_string(v)
+        .map_err(|e| raise::<TrailAlertsError>(py, "internal", e.to_string()))?;
     from_json(py, &text)
 }
 
@@ -172,24 +220,37 @@ impl PyAlertResult {
             self.inner.event_name.as_deref().unwrap_or(""),
             self.inner.user,
             self.inner.event_time.as_deref().unwrap_or(""),
-            self.inner.count.map(|c| format!(", count={c}")).unwrap_or_default()
+            self.inner
+                .count
+                .map(|c| format!(", count={c}"))
+                .unwrap_or_default()
         )
     }
     fn __eq__(&self, other: &Self) -> bool {
         self.inner.id == other.inner.id && self.inner.count == other.inner.count
     }
     fn __hash__(&self) -> u64 {
-        self.inner.id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        self.inner
+            .id
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
     }
 }
 
 fn wrap(py: Python<'_>, results: Vec<AlertResult>) -> PyResult<Vec<Py<PyAlertResult>>> {
-    results.into_iter().map(|inner| Py::new(py, PyAlertResult { inner })).collect()
+    results
+        .into_iter()
+        .map(|inner| Py::new(py, PyAlertResult { inner }))
+        .collect()
 }
 
 /// Alert definitions from None, a path, a JSON string, or a list of dicts / JSON strings.
 fn alert_defs(py: Python<'_>, alerts: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<AlertDef>> {
-    let Some(alerts) = alerts else { return Ok(Vec::new()) };
+    let Some(alerts) = alerts else {
+        return Ok(Vec::new());
+    };
     let mut known = trailalerts::builtin_alerts();
     let mut out = Vec::new();
     let mut add = |text: &str, out: &mut Vec<AlertDef>| -> PyResult<()> {
@@ -201,15 +262,26 @@ fn alert_defs(py: Python<'_>, alerts: Option<&Bound<'_, PyAny>>) -> PyResult<Vec
     let is_text = alerts.cast::<PyString>().is_ok();
     let is_path = !is_text && alerts.is_instance(&py.import("os")?.getattr("PathLike")?)?;
     if is_text || is_path {
-        let s: String = if is_path { alerts.call_method0("__fspath__")?.extract()? } else { alerts.extract()? };
+        let s: String = if is_path {
+            alerts.call_method0("__fspath__")?.extract()?
+        } else {
+            alerts.extract()?
+        };
         let t = s.trim_start();
         if t.starts_with('{') || t.starts_with('[') {
             add(&s, &mut out)?;
         } else {
             for f in alert_files(py, &PathBuf::from(&s))? {
-                let text = std::fs::read_to_string(&f)
-                    .map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {e}", f.display())))?;
-                add(&text, &mut out).map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {}", f.display(), e.value(py))))?;
+                let text = std::fs::read_to_string(&f).map_err(|e| {
+                    raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {e}", f.display()))
+                })?;
+                add(&text, &mut out).map_err(|e| {
+                    raise::<InvalidAlertError>(
+                        py,
+                        "invalid_alert",
+                        format!("{}: {}", f.display(), e.value(py)),
+                    )
+                })?;
             }
         }
         return Ok(out);
@@ -222,12 +294,16 @@ fn alert_defs(py: Python<'_>, alerts: Option<&Bound<'_, PyAny>>) -> PyResult<Vec
 }
 
 fn alert_files(py: Python<'_>, p: &PathBuf) -> PyResult<Vec<PathBuf>> {
-    let meta = std::fs::metadata(p).map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {e}", p.display())))?;
+    let meta = std::fs::metadata(p).map_err(|e| {
+        raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {e}", p.display()))
+    })?;
     if !meta.is_dir() {
         return Ok(vec![p.clone()]);
     }
     let mut out: Vec<PathBuf> = std::fs::read_dir(p)
-        .map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {e}", p.display())))?
+        .map_err(|e| {
+            raise::<InvalidAlertError>(py, "invalid_alert", format!("{}: {e}", p.display()))
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
@@ -236,7 +312,9 @@ fn alert_files(py: Python<'_>, p: &PathBuf) -> PyResult<Vec<PathBuf>> {
 }
 
 fn ignore_defs(py: Python<'_>, ignores: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<IgnoreDef>> {
-    let Some(ignores) = ignores else { return Ok(Vec::new()) };
+    let Some(ignores) = ignores else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for item in ignores.try_iter()? {
         out.push(ignore_def(py, &item?)?);
@@ -246,7 +324,9 @@ fn ignore_defs(py: Python<'_>, ignores: Option<&Bound<'_, PyAny>>) -> PyResult<V
 
 fn ignore_def(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<IgnoreDef> {
     let text = json_text(obj, "ignore")?;
-    serde_json::from_str(&text).map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("invalid ignore: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        raise::<InvalidAlertError>(py, "invalid_alert", format!("invalid ignore: {e}"))
+    })
 }
 
 /// The engine: alerts, ignores and threshold state. Safe to share between threads.
@@ -263,11 +343,16 @@ fn parse_events(events: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     Ok(texts)
 }
 
-fn evaluate_texts(engine: &Mutex<CoreEngine>, texts: &[String]) -> Result<Vec<AlertResult>, String> {
+fn evaluate_texts(
+    engine: &Mutex<CoreEngine>,
+    texts: &[String],
+) -> Result<Vec<AlertResult>, String> {
     let mut engine = lock(engine);
     let mut out = Vec::new();
     for (i, t) in texts.iter().enumerate() {
-        engine.evaluate_text(t, &mut out).map_err(|e| format!("invalid event #{i}: {e}"))?;
+        engine
+            .evaluate_text(t, &mut out)
+            .map_err(|e| format!("invalid event #{i}: {e}"))?;
     }
     Ok(out)
 }
@@ -276,7 +361,10 @@ fn evaluate_texts(engine: &Mutex<CoreEngine>, texts: &[String]) -> Result<Vec<Al
 impl PyEngine {
     #[new]
     #[pyo3(signature = (alerts=None, builtin=true, ignores=None, storage=None, enable=None, disable=None, max_threshold_groups=None))]
-    #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "keyword arguments of a Python constructor"
+    )]
     fn new(
         py: Python<'_>,
         alerts: Option<&Bound<'_, PyAny>>,
@@ -287,7 +375,9 @@ impl PyEngine {
         disable: Option<Vec<String>>,
         max_threshold_groups: Option<usize>,
     ) -> PyResult<Self> {
-        let mut b = CoreEngine::builder().builtin(builtin).alerts(alert_defs(py, alerts)?);
+        let mut b = CoreEngine::builder()
+            .builtin(builtin)
+            .alerts(alert_defs(py, alerts)?);
         for ig in ignore_defs(py, ignores)? {
             b = b.global_ignore(ig);
         }
@@ -297,32 +387,53 @@ impl PyEngine {
         let mut engine = match &storage {
             Some(s) => {
                 let store = lock(&s.inner);
-                b.build_with_storage(store.as_ref()).map_err(|e| core_err(py, &e))?
+                b.build_with_storage(store.as_ref())
+                    .map_err(|e| core_err(py, &e))?
             }
             None => b.build().map_err(|e| alert_err(py, &e))?,
         };
-        for (ids, on) in [(disable.unwrap_or_default(), false), (enable.unwrap_or_default(), true)] {
+        for (ids, on) in [
+            (disable.unwrap_or_default(), false),
+            (enable.unwrap_or_default(), true),
+        ] {
             for id in ids {
                 if !engine.set_enabled(&id, on) {
-                    return Err(raise::<InvalidAlertError>(py, "invalid_alert", format!("no alert with id `{id}`")));
+                    return Err(raise::<InvalidAlertError>(
+                        py,
+                        "invalid_alert",
+                        format!("no alert with id `{id}`"),
+                    ));
                 }
             }
         }
-        Ok(Self { inner: Arc::new(Mutex::new(engine)) })
+        Ok(Self {
+            inner: Arc::new(Mutex::new(engine)),
+        })
     }
 
     /// Evaluates one event (dict, JSON str or bytes).
-    fn evaluate(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<Py<PyAlertResult>>> {
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Py<PyAlertResult>>> {
         let text = json_text(event, "event")?;
         let inner = Arc::clone(&self.inner);
         let out = py.detach(move || evaluate_texts(&inner, std::slice::from_ref(&text)));
-        wrap(py, out.map_err(|e| raise::<InvalidEventError>(py, "invalid_event", e))?)
+        wrap(
+            py,
+            out.map_err(|e| raise::<InvalidEventError>(py, "invalid_event", e))?,
+        )
     }
 
     /// Evaluates many events: any iterable of dicts / JSON strings / bytes, or one `bytes`/`str`
     /// holding JSON Lines (the fastest form). The GIL is released while Rust works, which uses
     /// every core; results come in input order. If any event is invalid, nothing is evaluated.
-    fn evaluate_many(&self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Vec<Py<PyAlertResult>>> {
+    fn evaluate_many(
+        &self,
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Py<PyAlertResult>>> {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let inner = Arc::clone(&self.inner);
         let blob: Option<Vec<u8>> = if let Ok(b) = events.cast::<PyBytes>() {
@@ -337,56 +448,88 @@ impl PyEngine {
                 let lines = trailalerts::jsonl_lines(&buf);
                 let texts: Vec<&[u8]> = lines.iter().map(|l| l.1).collect();
                 let mut out = Vec::new();
-                lock(&inner).evaluate_batch(&texts, threads, &mut out).map(|()| out).map_err(|errs| {
-                    let (i, e) = errs.into_iter().next().unwrap_or_default();
-                    format!("invalid event at line {}: {e}", lines.get(i).map_or(0, |l| l.0))
-                })
+                lock(&inner)
+                    .evaluate_batch(&texts, threads, &mut out)
+                    .map(|()| out)
+                    .map_err(|errs| {
+                        let (i, e) = errs.into_iter().next().unwrap_or_default();
+                        format!(
+                            "invalid event at line {}: {e}",
+                            lines.get(i).map_or(0, |l| l.0)
+                        )
+                    })
             }),
             None => {
                 let texts = parse_events(events)?;
                 py.detach(move || {
                     let refs: Vec<&[u8]> = texts.iter().map(String::as_bytes).collect();
                     let mut out = Vec::new();
-                    lock(&inner).evaluate_batch(&refs, threads, &mut out).map(|()| out).map_err(|errs| {
-                        let (i, e) = errs.into_iter().next().unwrap_or_default();
-                        format!("invalid event #{i}: {e}")
-                    })
+                    lock(&inner)
+                        .evaluate_batch(&refs, threads, &mut out)
+                        .map(|()| out)
+                        .map_err(|errs| {
+                            let (i, e) = errs.into_iter().next().unwrap_or_default();
+                            format!("invalid event #{i}: {e}")
+                        })
                 })
             }
         };
-        wrap(py, out.map_err(|e| raise::<InvalidEventError>(py, "invalid_event", e))?)
+        wrap(
+            py,
+            out.map_err(|e| raise::<InvalidEventError>(py, "invalid_event", e))?,
+        )
     }
 
     /// Evaluates events and stores the results in `storage` in one transaction (with the
     /// processed event ids and threshold state); already-processed events are skipped.
-    fn process(&self, py: Python<'_>, events: &Bound<'_, PyAny>, storage: PyRef<'_, PyStorage>, recorded_at: String) -> PyResult<Vec<Py<PyAlertResult>>> {
+    fn process(
+        &self,
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+        storage: PyRef<'_, PyStorage>,
+        recorded_at: String,
+    ) -> PyResult<Vec<Py<PyAlertResult>>> {
         let texts = parse_events(events)?;
         let inner = Arc::clone(&self.inner);
         let store = Arc::clone(&storage.inner);
-        let out = py.detach(move || -> Result<Vec<AlertResult>, (bool, String, &'static str)> {
-            let mut engine = lock(&inner);
-            let mut store = lock(&store);
-            engine.record_silenced(true);
-            let mut results = Vec::new();
-            let mut processed = Vec::new();
-            for (i, t) in texts.iter().enumerate() {
-                let ev = Event::parse(t).map_err(|e| (true, format!("invalid event #{i}: {e}"), "invalid_event"))?;
-                let id = ev.event_id().unwrap_or_default().to_owned();
-                if !id.is_empty() && store.is_processed(&id).map_err(|e| (false, e.to_string(), e.code()))? {
-                    continue;
+        let out = py.detach(
+            move || -> Result<Vec<AlertResult>, (bool, String, &'static str)> {
+                let mut engine = lock(&inner);
+                let mut store = lock(&store);
+                engine.record_silenced(true);
+                let mut results = Vec::new();
+                let mut processed = Vec::new();
+                for (i, t) in texts.iter().enumerate() {
+                    let ev = Event::parse(t)
+                        .map_err(|e| (true, format!("invalid event #{i}: {e}"), "invalid_event"))?;
+                    let id = ev.event_id().unwrap_or_default().to_owned();
+                    if !id.is_empty()
+                        && store
+                            .is_processed(&id)
+                            .map_err(|e| (false, e.to_string(), e.code()))?
+                    {
+                        continue;
+                    }
+                    engine.evaluate_into(&ev, &mut results);
+                    if !id.is_empty() {
+                        processed.push((id, ev.time_ms().unwrap_or(0)));
+                    }
                 }
-                engine.evaluate_into(&ev, &mut results);
-                if !id.is_empty() {
-                    processed.push((id, ev.time_ms().unwrap_or(0)));
-                }
-            }
-            let silenced = engine.take_silenced();
-            let state = engine.threshold_state();
-            store
-                .commit(&Batch { results: &results, silenced: &silenced, processed: &processed, thresholds: Some(&state), recorded_at: &recorded_at, deliveries: &[] })
-                .map_err(|e| (false, e.to_string(), e.code()))?;
-            Ok(results)
-        });
+                let silenced = engine.take_silenced();
+                let state = engine.threshold_state();
+                store
+                    .commit(&Batch {
+                        results: &results,
+                        silenced: &silenced,
+                        processed: &processed,
+                        thresholds: Some(&state),
+                        recorded_at: &recorded_at,
+                        deliveries: &[],
+                    })
+                    .map_err(|e| (false, e.to_string(), e.code()))?;
+                Ok(results)
+            },
+        );
         match out {
             Ok(r) => wrap(py, r),
             Err((true, msg, code)) => Err(raise::<InvalidEventError>(py, code, msg)),
@@ -403,7 +546,13 @@ impl PyEngine {
         let inner = Arc::clone(&self.inner);
         let stop = Arc::clone(&cancel);
         std::thread::spawn(move || run_scan(&inner, &paths, &tx, &stop));
-        PyScan { rx: Mutex::new(rx), cancel, problems: Mutex::new(Vec::new()), summary: Mutex::new(None), done: AtomicBool::new(false) }
+        PyScan {
+            rx: Mutex::new(rx),
+            cancel,
+            problems: Mutex::new(Vec::new()),
+            summary: Mutex::new(None),
+            done: AtomicBool::new(false),
+        }
     }
 
     /// Alert definitions (dicts), built-ins first.
@@ -417,16 +566,27 @@ impl PyEngine {
         if lock(&self.inner).set_enabled(alert_id, enabled) {
             Ok(())
         } else {
-            Err(raise::<InvalidAlertError>(py, "invalid_alert", format!("no alert with id `{alert_id}`")))
+            Err(raise::<InvalidAlertError>(
+                py,
+                "invalid_alert",
+                format!("no alert with id `{alert_id}`"),
+            ))
         }
     }
 
     /// Adds (or replaces) an ignore: on `alert_id`, or global.
     #[pyo3(signature = (ignore, alert_id=None))]
-    fn add_ignore(&self, py: Python<'_>, ignore: &Bound<'_, PyAny>, alert_id: Option<&str>) -> PyResult<()> {
+    fn add_ignore(
+        &self,
+        py: Python<'_>,
+        ignore: &Bound<'_, PyAny>,
+        alert_id: Option<&str>,
+    ) -> PyResult<()> {
         let ig = ignore_def(py, ignore)?;
         let owner = alert_id.map(str::to_owned).or_else(|| ig.alert_id.clone());
-        lock(&self.inner).add_ignore(owner.as_deref(), &ig).map_err(|e| alert_err(py, &e))
+        lock(&self.inner)
+            .add_ignore(owner.as_deref(), &ig)
+            .map_err(|e| alert_err(py, &e))
     }
 
     /// Removes an ignore; returns whether it existed.
@@ -450,7 +610,13 @@ impl PyEngine {
     /// Restores threshold state from `threshold_state()`.
     fn restore_threshold_state(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
         let text = json_text(state, "threshold state")?;
-        let entries = serde_json::from_str(&text).map_err(|e| raise::<TrailAlertsError>(py, "invalid_request", format!("invalid threshold state: {e}")))?;
+        let entries = serde_json::from_str(&text).map_err(|e| {
+            raise::<TrailAlertsError>(
+                py,
+                "invalid_request",
+                format!("invalid threshold state: {e}"),
+            )
+        })?;
         lock(&self.inner).restore_threshold_state(entries);
         Ok(())
     }
@@ -462,7 +628,12 @@ enum Item {
     Done(Result<ScanSummary, String>),
 }
 
-fn run_scan(engine: &Mutex<CoreEngine>, paths: &[PathBuf], tx: &SyncSender<Item>, cancel: &AtomicBool) {
+fn run_scan(
+    engine: &Mutex<CoreEngine>,
+    paths: &[PathBuf],
+    tx: &SyncSender<Item>,
+    cancel: &AtomicBool,
+) {
     let mut engine = lock(engine);
     let r = scan_paths(
         &mut engine,
@@ -546,7 +717,10 @@ impl PyScan {
 
     #[getter]
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        lock(&self.summary).as_ref().map(|s| to_py(py, s)).transpose()
+        lock(&self.summary)
+            .as_ref()
+            .map(|s| to_py(py, s))
+            .transpose()
     }
 }
 
@@ -565,35 +739,50 @@ struct PyStorage {
 }
 
 fn parse_sort(py: Python<'_>, s: &str) -> PyResult<SortField> {
-    SortField::parse(s).ok_or_else(|| raise::<StorageError>(py, "invalid_request", format!("unknown sort column `{s}`")))
+    SortField::parse(s).ok_or_else(|| {
+        raise::<StorageError>(py, "invalid_request", format!("unknown sort column `{s}`"))
+    })
 }
 
 #[pymethods]
 impl PyStorage {
     /// Stores results (a list of `Result`); returns how many were new.
     #[pyo3(signature = (results, recorded_at=None))]
-    fn save(&self, py: Python<'_>, results: Vec<PyRef<'_, PyAlertResult>>, recorded_at: Option<String>) -> PyResult<usize> {
+    fn save(
+        &self,
+        py: Python<'_>,
+        results: Vec<PyRef<'_, PyAlertResult>>,
+        recorded_at: Option<String>,
+    ) -> PyResult<usize> {
         let rs: Vec<AlertResult> = results.iter().map(|r| r.inner.clone()).collect();
         let at = recorded_at.unwrap_or_else(|| now(py));
         let inner = Arc::clone(&self.inner);
-        py.detach(move || lock(&inner).save_results(&rs, &at)).map_err(|e| storage_err(py, &e))
+        py.detach(move || lock(&inner).save_results(&rs, &at))
+            .map_err(|e| storage_err(py, &e))
     }
 
     /// One stored result as a dict (with `raw`).
     fn get<'py>(&self, py: Python<'py>, result_id: &str) -> PyResult<Bound<'py, PyAny>> {
-        let r = lock(&self.inner).get_result(result_id).map_err(|e| storage_err(py, &e))?;
+        let r = lock(&self.inner)
+            .get_result(result_id)
+            .map_err(|e| storage_err(py, &e))?;
         to_py(py, &r)
     }
 
     /// How many results are stored.
     fn count(&self, py: Python<'_>) -> PyResult<u64> {
-        lock(&self.inner).count_results().map_err(|e| storage_err(py, &e))
+        lock(&self.inner)
+            .count_results()
+            .map_err(|e| storage_err(py, &e))
     }
 
     /// Searches results; returns {"results": [...], "next_cursor": str | None}.
     #[pyo3(signature = (*, alert_ids=None, risks=None, since=None, until=None, region=None, service=None, event=None, user=None,
         source_ip=None, error_code=None, text=None, sort="event_time", desc=false, limit=0, cursor=None))]
-    #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python method")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "keyword arguments of a Python method"
+    )]
     fn query<'py>(
         &self,
         py: Python<'py>,
@@ -617,7 +806,8 @@ impl PyStorage {
             .unwrap_or_default()
             .iter()
             .map(|r| {
-                r.parse::<Risk>().map_err(|e| raise::<StorageError>(py, "invalid_request", e))
+                r.parse::<Risk>()
+                    .map_err(|e| raise::<StorageError>(py, "invalid_request", e))
             })
             .collect::<PyResult<Vec<_>>>()?;
         let q = ResultQuery {
@@ -638,7 +828,9 @@ impl PyStorage {
             cursor,
         };
         let inner = Arc::clone(&self.inner);
-        let page = py.detach(move || lock(&inner).query_results(&q)).map_err(|e| storage_err(py, &e))?;
+        let page = py
+            .detach(move || lock(&inner).query_results(&q))
+            .map_err(|e| storage_err(py, &e))?;
         to_py(py, &page)
     }
 
@@ -646,22 +838,49 @@ impl PyStorage {
     fn put_ignore(&self, py: Python<'_>, ignore: &Bound<'_, PyAny>) -> PyResult<()> {
         let ig = ignore_def(py, ignore)?;
         // Compile it once to reject bad globs before storing.
-        CoreEngine::builder().builtin(false).global_ignore(IgnoreDef { alert_id: None, ..ig.clone() }).build().map_err(|e| alert_err(py, &e))?;
-        lock(&self.inner).put_ignore(&ig).map_err(|e| storage_err(py, &e))
+        CoreEngine::builder()
+            .builtin(false)
+            .global_ignore(IgnoreDef {
+                alert_id: None,
+                ..ig.clone()
+            })
+            .build()
+            .map_err(|e| alert_err(py, &e))?;
+        lock(&self.inner)
+            .put_ignore(&ig)
+            .map_err(|e| storage_err(py, &e))
     }
 
     /// Ignores with how many results each silenced.
     #[pyo3(signature = (alert_id=None, global_only=false))]
-    fn ignores<'py>(&self, py: Python<'py>, alert_id: Option<&str>, global_only: bool) -> PyResult<Bound<'py, PyAny>> {
-        let filter = if global_only { Some(None) } else { alert_id.map(Some) };
-        let list = lock(&self.inner).list_ignores(filter).map_err(|e| storage_err(py, &e))?;
+    fn ignores<'py>(
+        &self,
+        py: Python<'py>,
+        alert_id: Option<&str>,
+        global_only: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = if global_only {
+            Some(None)
+        } else {
+            alert_id.map(Some)
+        };
+        let list = lock(&self.inner)
+            .list_ignores(filter)
+            .map_err(|e| storage_err(py, &e))?;
         to_py(py, &list)
     }
 
     /// Removes an ignore.
     #[pyo3(signature = (ignore_id, alert_id=None))]
-    fn remove_ignore(&self, py: Python<'_>, ignore_id: &str, alert_id: Option<&str>) -> PyResult<()> {
-        lock(&self.inner).remove_ignore(alert_id, ignore_id).map_err(|e| storage_err(py, &e))
+    fn remove_ignore(
+        &self,
+        py: Python<'_>,
+        ignore_id: &str,
+        alert_id: Option<&str>,
+    ) -> PyResult<()> {
+        lock(&self.inner)
+            .remove_ignore(alert_id, ignore_id)
+            .map_err(|e| storage_err(py, &e))
     }
 
     /// Creates and stores an ignore for a result's alert, pre-filled from its event for the
@@ -678,9 +897,16 @@ impl PyStorage {
         overrides: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut store = lock(&self.inner);
-        let stored = store.get_result(result_id).map_err(|e| storage_err(py, &e))?;
-        let keys = by.iter().map(|k| IgnoreKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| storage_err(py, &e))?;
-        let id = ignore_id.unwrap_or_else(|| format!("from-{}", result_id.get(..12).unwrap_or(result_id)));
+        let stored = store
+            .get_result(result_id)
+            .map_err(|e| storage_err(py, &e))?;
+        let keys = by
+            .iter()
+            .map(|k| IgnoreKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| storage_err(py, &e))?;
+        let id = ignore_id
+            .unwrap_or_else(|| format!("from-{}", result_id.get(..12).unwrap_or(result_id)));
         let mut ig = ignore_from_result(&stored, &keys, &id).map_err(|e| storage_err(py, &e))?;
         if let Some(o) = overrides {
             for (k, v) in o.iter() {
@@ -693,20 +919,35 @@ impl PyStorage {
                     "user" => ig.user = Some(v),
                     "identity_type" => ig.identity_type = Some(v),
                     "created_by" => ig.created_by = Some(v),
-                    other => return Err(raise::<InvalidAlertError>(py, "invalid_alert", format!("unknown ignore field `{other}`"))),
+                    other => {
+                        return Err(raise::<InvalidAlertError>(
+                            py,
+                            "invalid_alert",
+                            format!("unknown ignore field `{other}`"),
+                        ));
+                    }
                 }
             }
         }
         ig.note = note;
         ig.created_at = Some(now(py));
-        CoreEngine::builder().builtin(false).global_ignore(IgnoreDef { alert_id: None, ..ig.clone() }).build().map_err(|e| alert_err(py, &e))?;
+        CoreEngine::builder()
+            .builtin(false)
+            .global_ignore(IgnoreDef {
+                alert_id: None,
+                ..ig.clone()
+            })
+            .build()
+            .map_err(|e| alert_err(py, &e))?;
         store.put_ignore(&ig).map_err(|e| storage_err(py, &e))?;
         to_py(py, &ig)
     }
 
     /// Turns an alert on or off in the stored configuration.
     fn set_alert_enabled(&self, py: Python<'_>, alert_id: &str, enabled: bool) -> PyResult<()> {
-        lock(&self.inner).set_alert_enabled(alert_id, enabled).map_err(|e| storage_err(py, &e))
+        lock(&self.inner)
+            .set_alert_enabled(alert_id, enabled)
+            .map_err(|e| storage_err(py, &e))
     }
 
     /// Stores a custom alert definition (dict or JSON).
@@ -721,7 +962,9 @@ impl PyStorage {
 
     /// Stored custom alert definitions.
     fn alerts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let list = lock(&self.inner).list_alerts().map_err(|e| storage_err(py, &e))?;
+        let list = lock(&self.inner)
+            .list_alerts()
+            .map_err(|e| storage_err(py, &e))?;
         to_py(py, &list)
     }
 }
@@ -734,7 +977,10 @@ struct PyMemoryStorage;
 impl PyMemoryStorage {
     #[new]
     fn new() -> PyClassInitializer<Self> {
-        PyClassInitializer::from(PyStorage { inner: Arc::new(Mutex::new(Box::new(trailalerts::MemoryStorage::new()))) }).add_subclass(Self)
+        PyClassInitializer::from(PyStorage {
+            inner: Arc::new(Mutex::new(Box::new(trailalerts::MemoryStorage::new()))),
+        })
+        .add_subclass(Self)
     }
 }
 
@@ -746,8 +992,13 @@ struct PySqliteStorage;
 impl PySqliteStorage {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<PyClassInitializer<Self>> {
-        let store = py.detach(|| CoreSqlite::open(&path)).map_err(|e| storage_err(py, &e))?;
-        Ok(PyClassInitializer::from(PyStorage { inner: Arc::new(Mutex::new(Box::new(store))) }).add_subclass(Self))
+        let store = py
+            .detach(|| CoreSqlite::open(&path))
+            .map_err(|e| storage_err(py, &e))?;
+        Ok(PyClassInitializer::from(PyStorage {
+            inner: Arc::new(Mutex::new(Box::new(store))),
+        })
+        .add_subclass(Self))
     }
 }
 
@@ -777,13 +1028,29 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySqliteStorage>()?;
     m.add_function(wrap_pyfunction!(builtin_alerts, m)?)?;
     for (name, ty, code) in [
-        ("TrailAlertsError", py.get_type::<TrailAlertsError>(), "error"),
-        ("InvalidAlertError", py.get_type::<InvalidAlertError>(), "invalid_alert"),
-        ("InvalidEventError", py.get_type::<InvalidEventError>(), "invalid_event"),
+        (
+            "TrailAlertsError",
+            py.get_type::<TrailAlertsError>(),
+            "error",
+        ),
+        (
+            "InvalidAlertError",
+            py.get_type::<InvalidAlertError>(),
+            "invalid_alert",
+        ),
+        (
+            "InvalidEventError",
+            py.get_type::<InvalidEventError>(),
+            "invalid_event",
+        ),
         ("StorageError", py.get_type::<StorageError>(), "storage"),
         ("NotFoundError", py.get_type::<NotFoundError>(), "not_found"),
         ("ScanError", py.get_type::<ScanError>(), "io"),
-        ("NotificationError", py.get_type::<NotificationError>(), "notification"),
+        (
+            "NotificationError",
+            py.get_type::<NotificationError>(),
+            "notification",
+        ),
     ] {
         ty.setattr("code", code)?;
         m.add(name, ty)?;

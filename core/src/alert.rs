@@ -290,9 +290,27 @@ fn is_default_response(r: &ResponseFilter) -> bool {
 
 /// The fields a definition may have, for "unknown field" errors and `copy_of` merging.
 const FIELDS: &[&str] = &[
-    "id", "name", "risk", "description", "enabled", "regions", "services", "events", "users", "response",
-    "resources", "request_parameters", "response_elements", "source_ips", "pattern", "threshold",
-    "save_results", "notifications", "ignores", "references", "copy_of",
+    "id",
+    "name",
+    "risk",
+    "description",
+    "enabled",
+    "regions",
+    "services",
+    "events",
+    "users",
+    "response",
+    "resources",
+    "request_parameters",
+    "response_elements",
+    "source_ips",
+    "pattern",
+    "threshold",
+    "save_results",
+    "notifications",
+    "ignores",
+    "references",
+    "copy_of",
 ];
 
 impl AlertDef {
@@ -309,23 +327,48 @@ impl AlertDef {
     /// ```
     pub fn from_value(v: Value, known: &[AlertDef]) -> Result<Self, AlertError> {
         let Value::Object(mut obj) = v else {
-            return Err(AlertError::new("<unknown>", "", "an alert definition must be a JSON object"));
+            return Err(AlertError::new(
+                "<unknown>",
+                "",
+                "an alert definition must be a JSON object",
+            ));
         };
-        let id_hint = obj.get("id").and_then(Value::as_str).unwrap_or("<unknown>").to_owned();
+        let id_hint = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("<unknown>")
+            .to_owned();
         for k in obj.keys() {
             if !FIELDS.contains(&k.as_str()) {
                 let norm = k.to_lowercase().replace(['_', '-'], "");
-                let close = FIELDS.iter().find(|f| f.replace('_', "") == norm).or_else(|| FIELDS.iter().find(|f| edit_distance(f, k) <= 2));
-                let hint = close.map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-                return Err(AlertError::new(id_hint, k.clone(), format!("unknown field{hint}")));
+                let close = FIELDS
+                    .iter()
+                    .find(|f| f.replace('_', "") == norm)
+                    .or_else(|| FIELDS.iter().find(|f| edit_distance(f, k) <= 2));
+                let hint = close
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                return Err(AlertError::new(
+                    id_hint,
+                    k.clone(),
+                    format!("unknown field{hint}"),
+                ));
             }
         }
         if let Some(src) = obj.get("copy_of").cloned() {
             let Some(src) = src.as_str() else {
-                return Err(AlertError::new(id_hint, "copy_of", "must be the id of an alert"));
+                return Err(AlertError::new(
+                    id_hint,
+                    "copy_of",
+                    "must be the id of an alert",
+                ));
             };
             let Some(orig) = known.iter().rev().find(|a| a.id == src) else {
-                return Err(AlertError::new(id_hint, "copy_of", format!("no alert with id `{src}` to copy")));
+                return Err(AlertError::new(
+                    id_hint,
+                    "copy_of",
+                    format!("no alert with id `{src}` to copy"),
+                ));
             };
             let Ok(Value::Object(mut base)) = serde_json::to_value(orig) else {
                 return Err(AlertError::new(id_hint, "copy_of", "could not copy"));
@@ -334,7 +377,10 @@ impl AlertDef {
                 base.insert("id".into(), Value::String(format!("{}-copy", orig.id)));
             }
             if !obj.contains_key("name") {
-                base.insert("name".into(), Value::String(format!("{} (copy)", orig.name)));
+                base.insert(
+                    "name".into(),
+                    Value::String(format!("{} (copy)", orig.name)),
+                );
             }
             // The copy is complete on its own; `copy_of` is not kept (it would re-copy on load).
             base.remove("copy_of");
@@ -345,16 +391,28 @@ impl AlertDef {
             }
             obj = base;
         }
-        let id_hint = obj.get("id").and_then(Value::as_str).unwrap_or("<unknown>").to_owned();
+        let id_hint = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("<unknown>")
+            .to_owned();
         for required in ["id", "name", "risk"] {
             if !obj.contains_key(required) {
-                return Err(AlertError::new(id_hint, required, "missing (every alert needs `id`, `name` and `risk`)"));
+                return Err(AlertError::new(
+                    id_hint,
+                    required,
+                    "missing (every alert needs `id`, `name` and `risk`)",
+                ));
             }
         }
         let def: AlertDef = serde_path_to_error::deserialize(Value::Object(obj)).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
-            AlertError::new(id_hint.clone(), if path == "." { String::new() } else { path }, inner)
+            AlertError::new(
+                id_hint.clone(),
+                if path == "." { String::new() } else { path },
+                inner,
+            )
         })?;
         Ok(def)
     }
@@ -392,11 +450,19 @@ pub(crate) struct Ignore {
 }
 
 fn service_glob(s: &str) -> String {
-    if s.contains('.') { s.to_owned() } else { format!("{s}.amazonaws.com") }
+    if s.contains('.') {
+        s.to_owned()
+    } else {
+        format!("{s}.amazonaws.com")
+    }
 }
 
 fn split_path(p: &str) -> Vec<String> {
-    p.trim_start_matches("$.").split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    p.trim_start_matches("$.")
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn scalar_texts<'v>(vals: &[&'v Value]) -> impl Iterator<Item = std::borrow::Cow<'v, str>> {
@@ -425,19 +491,31 @@ impl Ignore {
                 .transpose()
                 .map_err(|e| AlertError::new(owner, field(name), e))
         };
-        let pv = |name: &str, v: &Option<PathValue>| -> Result<Option<(Vec<String>, Glob)>, AlertError> {
+        let pv = |name: &str,
+                  v: &Option<PathValue>|
+         -> Result<Option<(Vec<String>, Glob)>, AlertError> {
             v.as_ref()
                 .map(|p| {
                     let path = split_path(&p.path);
                     if path.is_empty() {
-                        return Err(AlertError::new(owner, field(name), "`path` must not be empty"));
+                        return Err(AlertError::new(
+                            owner,
+                            field(name),
+                            "`path` must not be empty",
+                        ));
                     }
-                    Glob::new(&p.value).map(|g| (path, g)).map_err(|e| AlertError::new(owner, field(name), e))
+                    Glob::new(&p.value)
+                        .map(|g| (path, g))
+                        .map_err(|e| AlertError::new(owner, field(name), e))
                 })
                 .transpose()
         };
         if def.id.trim().is_empty() {
-            return Err(AlertError::new(owner, "ignores[].id", "every ignore needs a non-empty `id`"));
+            return Err(AlertError::new(
+                owner,
+                "ignores[].id",
+                "every ignore needs a non-empty `id`",
+            ));
         }
         let ig = Self {
             def: def.clone(),
@@ -449,21 +527,46 @@ impl Ignore {
             request: pv("request_parameter", &def.request_parameter)?,
             response: pv("response_element", &def.response_element)?,
         };
-        if ig.region.is_none() && ig.service.is_none() && ig.event.is_none() && ig.user.is_none() && ig.identity_type.is_none() && ig.request.is_none() && ig.response.is_none() {
-            return Err(AlertError::new(owner, field("id"), "an ignore must set at least one of region, service, event, user, identity_type, request_parameter, response_element"));
+        if ig.region.is_none()
+            && ig.service.is_none()
+            && ig.event.is_none()
+            && ig.user.is_none()
+            && ig.identity_type.is_none()
+            && ig.request.is_none()
+            && ig.response.is_none()
+        {
+            return Err(AlertError::new(
+                owner,
+                field("id"),
+                "an ignore must set at least one of region, service, event, user, identity_type, request_parameter, response_element",
+            ));
         }
         Ok(ig)
     }
 
     pub(crate) fn matches(&self, ev: &Event<'_>) -> bool {
-        let one = |g: &Option<Glob>, v: Option<&str>| g.as_ref().is_none_or(|g| v.is_some_and(|v| g.is_match(v)));
+        let one = |g: &Option<Glob>, v: Option<&str>| {
+            g.as_ref().is_none_or(|g| v.is_some_and(|v| g.is_match(v)))
+        };
         one(&self.region, ev.region())
             && one(&self.service, ev.event_source())
             && one(&self.event, ev.event_name())
-            && self.user.as_ref().is_none_or(|g| ev.user_names().iter().any(|u| g.is_match(u)))
-            && one(&self.identity_type, ev.identity().and_then(|i| i.kind.as_deref()))
-            && self.request.as_ref().is_none_or(|(p, g)| path_matches(ev.request_parameters(), p, g))
-            && self.response.as_ref().is_none_or(|(p, g)| path_matches(ev.response_elements(), p, g))
+            && self
+                .user
+                .as_ref()
+                .is_none_or(|g| ev.user_names().iter().any(|u| g.is_match(u)))
+            && one(
+                &self.identity_type,
+                ev.identity().and_then(|i| i.kind.as_deref()),
+            )
+            && self
+                .request
+                .as_ref()
+                .is_none_or(|(p, g)| path_matches(ev.request_parameters(), p, g))
+            && self
+                .response
+                .as_ref()
+                .is_none_or(|(p, g)| path_matches(ev.response_elements(), p, g))
     }
 }
 
@@ -510,7 +613,11 @@ pub(crate) fn needle_cost(v: &[String]) -> usize {
     v.iter()
         .map(|n| {
             let n = n.to_ascii_lowercase();
-            if n.contains(".amazonaws.com") || n.contains("-east-") || n.contains("-west-") { 50 } else { 1 }
+            if n.contains(".amazonaws.com") || n.contains("-east-") || n.contains("-west-") {
+                50
+            } else {
+                1
+            }
         })
         .sum()
 }
@@ -534,24 +641,45 @@ pub(crate) struct CompiledAlert {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn globs(id: &str, field: &str, list: &[String], map: impl Fn(&str) -> String) -> Result<GlobList, AlertError> {
+fn globs(
+    id: &str,
+    field: &str,
+    list: &[String],
+    map: impl Fn(&str) -> String,
+) -> Result<GlobList, AlertError> {
     let mapped: Vec<String> = list.iter().map(|s| map(s)).collect();
     GlobList::new(&mapped).map_err(|(i, e)| AlertError::new(id, format!("{field}[{i}]"), e))
 }
 
-fn conditions(id: &str, field: &str, list: &[FieldCondition]) -> Result<Vec<Condition>, AlertError> {
+fn conditions(
+    id: &str,
+    field: &str,
+    list: &[FieldCondition],
+) -> Result<Vec<Condition>, AlertError> {
     list.iter()
         .enumerate()
         .map(|(i, c)| {
             let path = split_path(&c.path);
             if path.is_empty() {
-                return Err(AlertError::new(id, format!("{field}[{i}].path"), "must not be empty"));
+                return Err(AlertError::new(
+                    id,
+                    format!("{field}[{i}].path"),
+                    "must not be empty",
+                ));
             }
             if !c.present && c.value.is_some() {
-                return Err(AlertError::new(id, format!("{field}[{i}].value"), "a value makes no sense with `present: false`"));
+                return Err(AlertError::new(
+                    id,
+                    format!("{field}[{i}].value"),
+                    "a value makes no sense with `present: false`",
+                ));
             }
             let value = c
                 .value
@@ -559,7 +687,11 @@ fn conditions(id: &str, field: &str, list: &[FieldCondition]) -> Result<Vec<Cond
                 .map(Glob::new)
                 .transpose()
                 .map_err(|e| AlertError::new(id, format!("{field}[{i}].value"), e))?;
-            Ok(Condition { path, present: c.present, value })
+            Ok(Condition {
+                path,
+                present: c.present,
+                value,
+            })
         })
         .collect()
 }
@@ -572,7 +704,13 @@ fn cidrs(id: &str, field: &str, list: &[String]) -> Result<Vec<IpNet>, AlertErro
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
                 .map(|n| n.trunc())
-                .map_err(|_| AlertError::new(id, format!("{field}[{i}]"), format!("`{s}` is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32")))
+                .map_err(|_| {
+                    AlertError::new(
+                        id,
+                        format!("{field}[{i}]"),
+                        format!("`{s}` is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32"),
+                    )
+                })
         })
         .collect()
 }
@@ -587,15 +725,28 @@ fn group_key(id: &str, i: usize, s: &str) -> Result<GroupKey, AlertError> {
         "service" => GroupKey::Service,
         other => {
             let path = split_path(other);
-            let ok = !path.is_empty() && path.iter().all(|p| p.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | ':')));
+            let ok = !path.is_empty()
+                && path.iter().all(|p| {
+                    p.chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | ':'))
+                });
             if !ok {
-                return Err(AlertError::new(id, format!("threshold.group_by[{i}]"), format!(
-                    "`{other}` is not user, region, source_ip, account, event, service or a dotted event path")));
+                return Err(AlertError::new(
+                    id,
+                    format!("threshold.group_by[{i}]"),
+                    format!(
+                        "`{other}` is not user, region, source_ip, account, event, service or a dotted event path"
+                    ),
+                ));
             }
-            GroupKey::Path(path.into_iter().map(|p| match p.parse::<usize>() {
-                Ok(n) => crate::event::Segment::Index(n),
-                Err(_) => crate::event::Segment::Key(p),
-            }).collect())
+            GroupKey::Path(
+                path.into_iter()
+                    .map(|p| match p.parse::<usize>() {
+                        Ok(n) => crate::event::Segment::Index(n),
+                        Err(_) => crate::event::Segment::Key(p),
+                    })
+                    .collect(),
+            )
         }
     })
 }
@@ -605,7 +756,11 @@ impl CompiledAlert {
         let id = def.id.clone();
         let id = id.as_str();
         if !valid_id(id) {
-            return Err(AlertError::new(id, "id", "must be 1–128 characters of letters, digits, `-`, `_` or `.`"));
+            return Err(AlertError::new(
+                id,
+                "id",
+                "must be 1–128 characters of letters, digits, `-`, `_` or `.`",
+            ));
         }
         if def.name.trim().is_empty() {
             return Err(AlertError::new(id, "name", "must not be empty"));
@@ -625,10 +780,18 @@ impl CompiledAlert {
                 return Err(AlertError::new(id, "threshold.count", "must be at least 1"));
             }
             if t.window_seconds == 0 {
-                return Err(AlertError::new(id, "threshold.window_seconds", "must be at least 1"));
+                return Err(AlertError::new(
+                    id,
+                    "threshold.window_seconds",
+                    "must be at least 1",
+                ));
             }
             if t.window_seconds > 366 * 86_400 {
-                return Err(AlertError::new(id, "threshold.window_seconds", "must be at most one year"));
+                return Err(AlertError::new(
+                    id,
+                    "threshold.window_seconds",
+                    "must be at most one year",
+                ));
             }
             for (i, g) in t.group_by.iter().enumerate() {
                 group_by.push(group_key(id, i, g)?);
@@ -638,15 +801,24 @@ impl CompiledAlert {
         let mut ignores = Vec::with_capacity(def.ignores.len());
         for ig in &def.ignores {
             if !seen.insert(ig.id.as_str()) {
-                return Err(AlertError::new(id, format!("ignores[{}].id", ig.id), "duplicate ignore id"));
+                return Err(AlertError::new(
+                    id,
+                    format!("ignores[{}].id", ig.id),
+                    "duplicate ignore id",
+                ));
             }
             ignores.push(Ignore::compile(ig, id)?);
         }
         for (i, n) in def.notifications.iter().enumerate() {
             if !n.get("type").is_some_and(Value::is_string) {
-                return Err(AlertError::new(id, format!("notifications[{i}].type"), "every notification needs a `type` such as `slack`"));
+                return Err(AlertError::new(
+                    id,
+                    format!("notifications[{i}].type"),
+                    "every notification needs a `type` such as `slack`",
+                ));
             }
-            crate::notify::ChannelConfig::parse(n).map_err(|e| AlertError::new(id, format!("notifications[{i}]"), e))?;
+            crate::notify::ChannelConfig::parse(n)
+                .map_err(|e| AlertError::new(id, format!("notifications[{i}]"), e))?;
         }
         Ok(Self {
             regions: globs(id, "regions", &def.regions, same)?,
@@ -681,7 +853,11 @@ impl CompiledAlert {
                     // Quote-anchored prefix when there is one, else the longest literal run.
                     let p = g.literal_prefix();
                     if p.is_ascii() && p.len() >= 3 {
-                        let mut n = if quoted { format!("\"{p}") } else { p.to_owned() };
+                        let mut n = if quoted {
+                            format!("\"{p}")
+                        } else {
+                            p.to_owned()
+                        };
                         if quoted && g.is_literal() {
                             n.push('"');
                         }
@@ -692,14 +868,21 @@ impl CompiledAlert {
                 })
                 .collect()
         };
-        let exact = |v: Vec<&str>| v.into_iter().map(|n| (n.to_owned(), false)).collect::<Vec<_>>();
+        let exact = |v: Vec<&str>| {
+            v.into_iter()
+                .map(|n| (n.to_owned(), false))
+                .collect::<Vec<_>>()
+        };
         let mut options: Vec<Vec<(String, bool)>> = Vec::new();
         options.extend(from_globs(&self.events, true));
         options.extend(from_globs(&self.services, true));
         options.extend(from_globs(&self.regions, true));
         options.extend(from_globs(&self.users, false));
         options.extend(from_globs(&self.resources, false));
-        if let Some(v) = self.pattern.as_ref().and_then(FilterPattern::required_literals)
+        if let Some(v) = self
+            .pattern
+            .as_ref()
+            .and_then(FilterPattern::required_literals)
             && v.iter().all(|n| n.is_ascii() && n.len() >= 3)
         {
             options.push(v.into_iter().map(|n| (n, false)).collect());
@@ -709,15 +892,26 @@ impl CompiledAlert {
             ResponseFilter::Failure => options.push(exact(vec!["\"errorCode\"", "\"Failure\""])),
             _ => {}
         }
-        for c in self.request.iter().chain(&self.response).filter(|c| c.present) {
-            if let Some(k) = c.path.iter().rev().find(|k| k.as_str() != "*" && k.parse::<usize>().is_err())
+        for c in self
+            .request
+            .iter()
+            .chain(&self.response)
+            .filter(|c| c.present)
+        {
+            if let Some(k) = c
+                .path
+                .iter()
+                .rev()
+                .find(|k| k.as_str() != "*" && k.parse::<usize>().is_err())
                 && k.len() >= 3
                 && k.is_ascii()
             {
                 options.push(vec![(format!("\"{k}\""), false)]);
             }
         }
-        options.into_iter().min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
+        options
+            .into_iter()
+            .min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
     }
 
     /// Every filter but ignores and the threshold.
@@ -737,7 +931,9 @@ impl CompiledAlert {
         }
         if let Some(ips) = &d.source_ips {
             let addr = ev.source_ip_addr();
-            if !self.include.is_empty() && !addr.is_some_and(|a| self.include.iter().any(|n| n.contains(&a))) {
+            if !self.include.is_empty()
+                && !addr.is_some_and(|a| self.include.iter().any(|n| n.contains(&a)))
+            {
                 return false;
             }
             if addr.is_some_and(|a| self.exclude.iter().any(|n| n.contains(&a))) {

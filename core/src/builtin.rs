@@ -50,7 +50,11 @@ mod tests {
             let defs = AlertDef::parse_many(text, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
             for d in defs {
                 assert!(ids.insert(d.id.clone()), "duplicate id {}", d.id);
-                assert!(!d.description.is_empty() && !d.references.is_empty(), "{} lacks description/references", d.id);
+                assert!(
+                    !d.description.is_empty() && !d.references.is_empty(),
+                    "{} lacks description/references",
+                    d.id
+                );
                 crate::alert::CompiledAlert::compile(d).unwrap();
                 total += 1;
             }

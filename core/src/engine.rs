@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::alert::{AlertDef, CompiledAlert, GroupKey, IgnoreDef, Ignore};
+use crate::alert::{AlertDef, CompiledAlert, GroupKey, Ignore, IgnoreDef};
 use crate::error::AlertError;
 use crate::event::{Event, FieldRef};
 use crate::result::{AlertResult, stable_id};
@@ -39,12 +39,25 @@ fn contains<T: Ord + Copy>(v: &[(T, T)], x: T) -> bool {
 impl AwsRanges {
     /// Reads AWS's `ip-ranges.json` text (`prefixes[].ip_prefix`, `ipv6_prefixes[].ipv6_prefix`).
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("ip-ranges.json is not valid JSON: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("ip-ranges.json is not valid JSON: {e}"))?;
         let mut nets = Vec::new();
         for (list, key) in [("prefixes", "ip_prefix"), ("ipv6_prefixes", "ipv6_prefix")] {
-            for (i, p) in v.get(list).and_then(|l| l.as_array()).into_iter().flatten().enumerate() {
-                let s = p.get(key).and_then(|s| s.as_str()).ok_or_else(|| format!("ip-ranges.json: {list}[{i}] has no `{key}`"))?;
-                nets.push(s.parse::<IpNet>().map_err(|_| format!("ip-ranges.json: {list}[{i}]: `{s}` is not a CIDR"))?);
+            for (i, p) in v
+                .get(list)
+                .and_then(|l| l.as_array())
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let s = p
+                    .get(key)
+                    .and_then(|s| s.as_str())
+                    .ok_or_else(|| format!("ip-ranges.json: {list}[{i}] has no `{key}`"))?;
+                nets.push(
+                    s.parse::<IpNet>()
+                        .map_err(|_| format!("ip-ranges.json: {list}[{i}]: `{s}` is not a CIDR"))?,
+                );
             }
         }
         if nets.is_empty() {
@@ -63,13 +76,18 @@ impl AwsRanges {
                 IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()))),
             }
         }
-        Self { v4: merge(v4), v6: merge(v6) }
+        Self {
+            v4: merge(v4),
+            v6: merge(v6),
+        }
     }
 
     /// Whether the event was made by AWS itself: a `*.amazonaws.com` source, `AWS Internal`,
     /// or an address inside the loaded ranges.
     pub fn is_aws(&self, ev: &Event<'_>) -> bool {
-        let Some(src) = ev.source_ip() else { return false };
+        let Some(src) = ev.source_ip() else {
+            return false;
+        };
         if src == "AWS Internal" || src.to_ascii_lowercase().ends_with(".amazonaws.com") {
             return true;
         }
@@ -128,7 +146,14 @@ impl Default for EngineBuilder {
 impl EngineBuilder {
     /// A builder with the built-in catalog on.
     pub fn new() -> Self {
-        Self { builtin: true, custom: Vec::new(), ignores: Vec::new(), aws: AwsRanges::default(), max_groups: DEFAULT_MAX_GROUPS, disabled: Vec::new() }
+        Self {
+            builtin: true,
+            custom: Vec::new(),
+            ignores: Vec::new(),
+            aws: AwsRanges::default(),
+            max_groups: DEFAULT_MAX_GROUPS,
+            disabled: Vec::new(),
+        }
     }
     /// Whether to load the built-in catalog (default on).
     pub fn builtin(mut self, on: bool) -> Self {
@@ -167,7 +192,10 @@ impl EngineBuilder {
     /// Builds the engine with what `storage` keeps: its alert definitions (added, replacing
     /// built-ins of the same id), on/off switches and ignores. Ignores of alerts that no longer
     /// exist are skipped.
-    pub fn build_with_storage(self, storage: &dyn crate::storage::Storage) -> Result<Engine, crate::error::Error> {
+    pub fn build_with_storage(
+        self,
+        storage: &dyn crate::storage::Storage,
+    ) -> Result<Engine, crate::error::Error> {
         let mut engine = self.stored_alerts(storage.list_alerts()?).build()?;
         for (id, on) in storage.alert_states()? {
             engine.set_enabled(&id, on);
@@ -204,7 +232,11 @@ impl EngineBuilder {
 
     /// Validates and compiles every alert.
     pub fn build(self) -> Result<Engine, AlertError> {
-        let mut defs: Vec<AlertDef> = if self.builtin { crate::builtin::builtin_alerts() } else { Vec::new() };
+        let mut defs: Vec<AlertDef> = if self.builtin {
+            crate::builtin::builtin_alerts()
+        } else {
+            Vec::new()
+        };
         let builtin_count = defs.len();
         let mut seen_custom = std::collections::HashSet::new();
         for d in self.custom {
@@ -225,14 +257,21 @@ impl EngineBuilder {
                 d.enabled = false;
             }
         }
-        let alerts = defs.into_iter().map(CompiledAlert::compile).collect::<Result<Vec<_>, _>>()?;
+        let alerts = defs
+            .into_iter()
+            .map(CompiledAlert::compile)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut seen = std::collections::HashSet::new();
         let ignores = self
             .ignores
             .iter()
             .map(|ig| {
                 if !seen.insert(ig.id.clone()) {
-                    return Err(AlertError::new("<global>", format!("ignores[{}].id", ig.id), "duplicate ignore id"));
+                    return Err(AlertError::new(
+                        "<global>",
+                        format!("ignores[{}].id", ig.id),
+                        "duplicate ignore id",
+                    ));
                 }
                 Ignore::compile(ig, "<global>")
             })
@@ -359,7 +398,9 @@ impl Engine {
 
     /// Turns an alert on or off; returns false when no alert has that id.
     pub fn set_enabled(&mut self, id: &str, enabled: bool) -> bool {
-        let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else { return false };
+        let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else {
+            return false;
+        };
         a.def.enabled = enabled;
         self.reindex();
         true
@@ -367,7 +408,10 @@ impl Engine {
 
     /// Replaces the global ignores.
     pub fn set_global_ignores(&mut self, ignores: &[IgnoreDef]) -> Result<(), AlertError> {
-        self.global_ignores = ignores.iter().map(|i| Ignore::compile(i, "<global>")).collect::<Result<_, _>>()?;
+        self.global_ignores = ignores
+            .iter()
+            .map(|i| Ignore::compile(i, "<global>"))
+            .collect::<Result<_, _>>()?;
         Ok(())
     }
 
@@ -436,16 +480,18 @@ impl Engine {
                     .iter()
                     .map(|g| match g.literal() {
                         Some(l) => Some((l.to_owned(), true)),
-                        None if !g.literal_prefix().is_empty() => Some((g.literal_prefix().to_owned(), false)),
+                        None if !g.literal_prefix().is_empty() => {
+                            Some((g.literal_prefix().to_owned(), false))
+                        }
                         None => None,
                     })
                     .collect()
             };
-            let from_pattern = a
-                .pattern
-                .as_ref()
-                .and_then(|p| p.event_names())
-                .map(|v| v.into_iter().map(|n| (n.to_lowercase(), true)).collect::<Vec<_>>());
+            let from_pattern = a.pattern.as_ref().and_then(|p| p.event_names()).map(|v| {
+                v.into_iter()
+                    .map(|n| (n.to_lowercase(), true))
+                    .collect::<Vec<_>>()
+            });
             let names = match (from_list, from_pattern) {
                 (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),
                 (x, y) => x.or(y),
@@ -457,12 +503,20 @@ impl Engine {
                     if exact {
                         self.by_name.entry(key).or_default().push(i);
                     } else {
-                        prefixes.entry(key.len()).or_default().entry(key).or_default().push(i);
+                        prefixes
+                            .entry(key.len())
+                            .or_default()
+                            .entry(key)
+                            .or_default()
+                            .push(i);
                     }
                 }
                 continue;
             }
-            let sources = a.services.literals().or_else(|| a.pattern.as_ref().and_then(|p| p.event_sources()));
+            let sources = a
+                .services
+                .literals()
+                .or_else(|| a.pattern.as_ref().and_then(|p| p.event_sources()));
             if let Some(sources) = sources {
                 let mut sources: Vec<String> = sources.iter().map(|n| n.to_lowercase()).collect();
                 sources.sort();
@@ -499,7 +553,11 @@ impl Engine {
         let (mut exact, mut ci) = (Vec::new(), Vec::new());
         for &i in &self.always {
             for (n, insensitive) in self.alerts.get(i)?.needles()? {
-                if insensitive { ci.push(n) } else { exact.push(n) }
+                if insensitive {
+                    ci.push(n)
+                } else {
+                    exact.push(n)
+                }
             }
         }
         exact.sort();
@@ -508,22 +566,42 @@ impl Engine {
         ci.sort();
         ci.dedup();
         let patterns: Vec<String> = FIXED.iter().map(|s| (*s).to_owned()).chain(exact).collect();
-        let scan = aho_corasick::AhoCorasick::builder().match_kind(aho_corasick::MatchKind::LeftmostFirst).build(&patterns).ok()?;
-        let ci = if ci.is_empty() { None } else { Some(aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&ci).ok()?) };
+        let scan = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&patterns)
+            .ok()?;
+        let ci = if ci.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&ci)
+                    .ok()?,
+            )
+        };
         Some(Prefilter { scan, ci })
     }
 
     /// Whether a lowercased event name / source hits the index.
     fn in_index(&self, value: &[u8], source: bool) -> bool {
         let mut buf = [0u8; 128];
-        let Some(dst) = buf.get_mut(..value.len()) else { return true };
+        let Some(dst) = buf.get_mut(..value.len()) else {
+            return true;
+        };
         dst.copy_from_slice(value);
         dst.make_ascii_lowercase();
-        let Ok(v) = std::str::from_utf8(dst) else { return true };
+        let Ok(v) = std::str::from_utf8(dst) else {
+            return true;
+        };
         if source {
             return self.by_source.contains_key(v);
         }
-        self.by_name.contains_key(v) || self.by_prefix.iter().any(|(len, m)| v.get(..*len).is_some_and(|p| m.contains_key(p)))
+        self.by_name.contains_key(v)
+            || self
+                .by_prefix
+                .iter()
+                .any(|(len, m)| v.get(..*len).is_some_and(|p| m.contains_key(p)))
     }
 
     /// Whether an event with this raw JSON text could match any enabled alert. `false` is
@@ -538,7 +616,9 @@ impl Engine {
     /// assert!(!e.may_match(br#"{"eventName": "DescribeInstances", "eventSource": "ec2.amazonaws.com"}"#));
     /// ```
     pub fn may_match(&self, raw: &[u8]) -> bool {
-        let Some(pf) = &self.prefilter else { return true };
+        let Some(pf) = &self.prefilter else {
+            return true;
+        };
         let (mut name, mut source): (Option<&[u8]>, Option<&[u8]>) = (None, None);
         let mut escaped = false;
         for m in pf.scan.find_iter(raw) {
@@ -592,19 +672,39 @@ impl Engine {
     /// e.evaluate_batch(&lines, 2, &mut out).unwrap();
     /// assert_eq!(out.len(), 1);
     /// ```
-    pub fn evaluate_batch(&mut self, texts: &[&[u8]], threads: usize, out: &mut Vec<AlertResult>) -> Result<(), Vec<(usize, String)>> {
+    pub fn evaluate_batch(
+        &mut self,
+        texts: &[&[u8]],
+        threads: usize,
+        out: &mut Vec<AlertResult>,
+    ) -> Result<(), Vec<(usize, String)>> {
         let errors = self.batch_inner(texts, threads, out, true);
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Like [`Engine::evaluate_batch`], but invalid texts are skipped (and returned with their
     /// index) while every valid one is evaluated — what a scan wants: one bad record does not
     /// stop the rest.
-    pub fn evaluate_batch_lenient(&mut self, texts: &[&[u8]], threads: usize, out: &mut Vec<AlertResult>) -> Vec<(usize, String)> {
+    pub fn evaluate_batch_lenient(
+        &mut self,
+        texts: &[&[u8]],
+        threads: usize,
+        out: &mut Vec<AlertResult>,
+    ) -> Vec<(usize, String)> {
         self.batch_inner(texts, threads, out, false)
     }
 
-    fn batch_inner<'a>(&mut self, texts: &[&'a [u8]], threads: usize, out: &mut Vec<AlertResult>, strict: bool) -> Vec<(usize, String)> {
+    fn batch_inner<'a>(
+        &mut self,
+        texts: &[&'a [u8]],
+        threads: usize,
+        out: &mut Vec<AlertResult>,
+        strict: bool,
+    ) -> Vec<(usize, String)> {
         let threads = threads.clamp(1, 64).min(texts.len().max(1));
         let chunk = texts.len().div_ceil(threads).max(1);
         let this: &Engine = self;
@@ -617,7 +717,9 @@ impl Engine {
                 if looks_like_object(trimmed) && !this.may_match(trimmed) {
                     continue;
                 }
-                let parsed = std::str::from_utf8(t).map_err(|e| format!("not UTF-8: {e}")).and_then(Event::parse);
+                let parsed = std::str::from_utf8(t)
+                    .map_err(|e| format!("not UTF-8: {e}"))
+                    .and_then(Event::parse);
                 match parsed {
                     Ok(ev) => {
                         let mut ms = Vec::new();
@@ -635,14 +737,26 @@ impl Engine {
             vec![work(0, texts)]
         } else {
             std::thread::scope(|s| {
-                let handles: Vec<_> = texts.chunks(chunk).enumerate().map(|(c, part)| s.spawn(move || work(c * chunk, part))).collect();
+                let handles: Vec<_> = texts
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(c, part)| s.spawn(move || work(c * chunk, part)))
+                    .collect();
                 handles
                     .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| vec![(0, Err("internal error: a worker thread failed".to_owned()))]))
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            vec![(0, Err("internal error: a worker thread failed".to_owned()))]
+                        })
+                    })
                     .collect()
             })
         };
-        let errors: Vec<(usize, String)> = parts.iter().flatten().filter_map(|(i, r)| r.as_ref().err().map(|e| (*i, e.clone()))).collect();
+        let errors: Vec<(usize, String)> = parts
+            .iter()
+            .flatten()
+            .filter_map(|(i, r)| r.as_ref().err().map(|e| (*i, e.clone())))
+            .collect();
         if strict && !errors.is_empty() {
             return errors;
         }
@@ -658,7 +772,11 @@ impl Engine {
 
     /// Like [`Engine::evaluate_raw`] for text not yet checked to be JSON: a skipped text is only
     /// checked to look like one JSON object (`{…}`); anything else is an error.
-    pub fn evaluate_text(&mut self, text: &str, out: &mut Vec<AlertResult>) -> Result<bool, String> {
+    pub fn evaluate_text(
+        &mut self,
+        text: &str,
+        out: &mut Vec<AlertResult>,
+    ) -> Result<bool, String> {
         let t = text.trim().as_bytes();
         if looks_like_object(t) && self.skip(t) {
             self.stats.events += 1;
@@ -672,7 +790,11 @@ impl Engine {
     /// Parses and evaluates one record's raw JSON, skipping the parse when [`Engine::may_match`]
     /// says no alert can fire. Returns `Ok(false)` for a skipped event. Skipped records are not
     /// validated beyond being JSON.
-    pub fn evaluate_raw(&mut self, raw: &serde_json::value::RawValue, out: &mut Vec<AlertResult>) -> Result<bool, String> {
+    pub fn evaluate_raw(
+        &mut self,
+        raw: &serde_json::value::RawValue,
+        out: &mut Vec<AlertResult>,
+    ) -> Result<bool, String> {
         if self.skip(raw.get().as_bytes()) {
             self.stats.events += 1;
             return Ok(false);
@@ -729,7 +851,9 @@ impl Engine {
     }
 
     fn passes(&self, i: usize, ev: &Event<'_>) -> bool {
-        let Some(a) = self.alerts.get(i) else { return false };
+        let Some(a) = self.alerts.get(i) else {
+            return false;
+        };
         a.filters_match(ev, &self.aws)
     }
 
@@ -739,7 +863,10 @@ impl Engine {
         if let Some(ig) = a.ignores.iter().find(|ig| ig.matches(ev)) {
             return Some((&ig.def.id, false));
         }
-        self.global_ignores.iter().find(|ig| ig.matches(ev)).map(|ig| (ig.def.id.as_str(), true))
+        self.global_ignores
+            .iter()
+            .find(|ig| ig.matches(ev))
+            .map(|ig| (ig.def.id.as_str(), true))
     }
 
     /// Turns on recording of silenced results (drain them with [`Engine::take_silenced`]).
@@ -765,7 +892,9 @@ impl Engine {
                 n != self.global_ignores.len()
             }
             Some(id) => {
-                let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else { return false };
+                let Some(a) = self.alerts.iter_mut().find(|a| a.def.id == id) else {
+                    return false;
+                };
                 let n = a.ignores.len();
                 a.ignores.retain(|i| i.def.id != ignore_id);
                 a.def.ignores.retain(|i| i.id != ignore_id);
@@ -777,7 +906,11 @@ impl Engine {
     /// The id of the first ignore (alert's own, then global) that silences `ev` for an alert.
     pub fn ignored_by(&self, alert_id: &str, ev: &Event<'_>) -> Option<&str> {
         let a = self.alerts.iter().find(|a| a.def.id == alert_id)?;
-        a.ignores.iter().chain(&self.global_ignores).find(|ig| ig.matches(ev)).map(|ig| ig.def.id.as_str())
+        a.ignores
+            .iter()
+            .chain(&self.global_ignores)
+            .find(|ig| ig.matches(ev))
+            .map(|ig| ig.def.id.as_str())
     }
 
     /// Evaluates one event: filters, ignores, then thresholds. Results come in alert order.
@@ -808,7 +941,11 @@ impl Engine {
             self.stats.ignored += 1;
             if self.record_silenced {
                 let s = Silenced {
-                    alert_id: self.alerts.get(i).map(|a| a.def.id.clone()).unwrap_or_default(),
+                    alert_id: self
+                        .alerts
+                        .get(i)
+                        .map(|a| a.def.id.clone())
+                        .unwrap_or_default(),
                     ignore_id,
                     global,
                     event_id: event_id_of(ev),
@@ -826,8 +963,13 @@ impl Engine {
                 return;
             };
             let group = group_key(&a.group_by, ev);
-            let window_ms = i64::try_from(t.window_seconds).unwrap_or(i64::MAX / 4).saturating_mul(1000);
-            match self.thresholds.observe(&a.def.id, &group, time, t.count, window_ms) {
+            let window_ms = i64::try_from(t.window_seconds)
+                .unwrap_or(i64::MAX / 4)
+                .saturating_mul(1000);
+            match self
+                .thresholds
+                .observe(&a.def.id, &group, time, t.count, window_ms)
+            {
                 Some(f) => fired = Some(f),
                 None => return,
             }
@@ -863,10 +1005,15 @@ fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
 
 /// `eventID`, or a hash of the raw text for events without one.
 pub(crate) fn event_id_of(ev: &Event<'_>) -> String {
-    ev.event_id().map_or_else(|| stable_id(&[ev.raw()]), str::to_owned)
+    ev.event_id()
+        .map_or_else(|| stable_id(&[ev.raw()]), str::to_owned)
 }
 
-fn make_result(a: &CompiledAlert, ev: &Event<'_>, fired: Option<crate::threshold::Fired>) -> AlertResult {
+fn make_result(
+    a: &CompiledAlert,
+    ev: &Event<'_>,
+    fired: Option<crate::threshold::Fired>,
+) -> AlertResult {
     let event_id = event_id_of(ev);
     let id = stable_id(&[&a.def.id, &event_id]);
     AlertResult {
@@ -901,11 +1048,24 @@ mod tests {
             {"ip_prefix":"3.5.142.0/23","region":"x","service":"S3"}],"ipv6_prefixes":[{"ipv6_prefix":"2600:1f00::/24","region":"x","service":"AMAZON"}]}"#;
         let r = AwsRanges::from_json(text).unwrap();
         let ev = |ip: &str| format!(r#"{{"eventName":"X","sourceIPAddress":"{ip}"}}"#);
-        for (ip, want) in [("3.5.141.9", true), ("3.5.143.255", true), ("3.5.144.0", false), ("2600:1f00::1", true), ("2600:1e00::1", false),
-            ("::ffff:3.5.140.1", true), ("s3.amazonaws.com", true), ("AWS Internal", true), ("203.0.113.1", false)] {
+        for (ip, want) in [
+            ("3.5.141.9", true),
+            ("3.5.143.255", true),
+            ("3.5.144.0", false),
+            ("2600:1f00::1", true),
+            ("2600:1e00::1", false),
+            ("::ffff:3.5.140.1", true),
+            ("s3.amazonaws.com", true),
+            ("AWS Internal", true),
+            ("203.0.113.1", false),
+        ] {
             assert_eq!(r.is_aws(&Event::parse(&ev(ip)).unwrap()), want, "{ip}");
         }
-        assert!(AwsRanges::from_json(r#"{"prefixes":[{"ip_prefix":"nope"}]}"#).unwrap_err().contains("prefixes[0]"));
+        assert!(
+            AwsRanges::from_json(r#"{"prefixes":[{"ip_prefix":"nope"}]}"#)
+                .unwrap_err()
+                .contains("prefixes[0]")
+        );
         assert!(AwsRanges::from_json("{}").is_err());
     }
 }

@@ -15,8 +15,16 @@ pub struct AlertError {
 
 impl AlertError {
     /// A new error about `field` of alert `alert_id`.
-    pub fn new(alert_id: impl Into<String>, field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { alert_id: alert_id.into(), field: field.into(), problem: problem.into() }
+    pub fn new(
+        alert_id: impl Into<String>,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self {
+            alert_id: alert_id.into(),
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
     /// The id of the alert that was rejected (`<unknown>` when the definition had none).
     pub fn alert_id(&self) -> &str {
@@ -41,7 +49,11 @@ impl fmt::Display for AlertError {
         if self.field.is_empty() {
             write!(f, "invalid alert `{}`: {}", self.alert_id, self.problem)
         } else {
-            write!(f, "invalid alert `{}`: field `{}`: {}", self.alert_id, self.field, self.problem)
+            write!(
+                f,
+                "invalid alert `{}`: field `{}`: {}",
+                self.alert_id, self.field, self.problem
+            )
         }
     }
 }
@@ -94,7 +106,10 @@ pub struct EventError {
 impl EventError {
     /// A new error at `position`.
     pub fn new(position: Position, problem: impl Into<String>) -> Self {
-        Self { position, problem: problem.into() }
+        Self {
+            position,
+            problem: problem.into(),
+        }
     }
     /// Where the record was.
     pub fn position(&self) -> &Position {
@@ -124,7 +139,10 @@ pub struct PatternError {
 
 impl PatternError {
     pub(crate) fn new(offset: usize, problem: impl Into<String>) -> Self {
-        Self { offset, problem: problem.into() }
+        Self {
+            offset,
+            problem: problem.into(),
+        }
     }
     /// 0-based character offset in the pattern text.
     pub fn offset(&self) -> usize {
@@ -183,11 +201,21 @@ pub struct NotifyError {
 impl NotifyError {
     /// A failure that retrying cannot fix (bad configuration, 4xx).
     pub fn permanent(channel: &str, message: impl Into<String>) -> Self {
-        Self { channel: channel.to_owned(), message: message.into(), retryable: false, retry_after_ms: None }
+        Self {
+            channel: channel.to_owned(),
+            message: message.into(),
+            retryable: false,
+            retry_after_ms: None,
+        }
     }
     /// A failure a later attempt may overcome (receiver down, 5xx, timeout).
     pub fn transient(channel: &str, message: impl Into<String>) -> Self {
-        Self { channel: channel.to_owned(), message: message.into(), retryable: true, retry_after_ms: None }
+        Self {
+            channel: channel.to_owned(),
+            message: message.into(),
+            retryable: true,
+            retry_after_ms: None,
+        }
     }
     /// Asks for the next attempt no sooner than `ms` from now.
     #[must_use]

@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::sync::Arc;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -255,7 +255,10 @@ impl<'a> Event<'a> {
     }
     /// `eventTime` as written (or `@timestamp` for events exported by log shippers).
     pub fn event_time(&self) -> Option<&str> {
-        self.f.event_time.as_deref().or(self.f.at_timestamp.as_deref())
+        self.f
+            .event_time
+            .as_deref()
+            .or(self.f.at_timestamp.as_deref())
     }
     /// The event time in milliseconds since the epoch, when it could be parsed.
     pub fn time_ms(&self) -> Option<i64> {
@@ -295,10 +298,12 @@ impl<'a> Event<'a> {
     }
     /// The account: `recipientAccountId`, else `userIdentity.accountId`.
     pub fn account_id(&self) -> Option<&str> {
-        self.f
-            .recipient_account_id
-            .as_deref()
-            .or_else(|| self.f.user_identity.as_ref().and_then(|u| u.account_id.as_deref()))
+        self.f.recipient_account_id.as_deref().or_else(|| {
+            self.f
+                .user_identity
+                .as_ref()
+                .and_then(|u| u.account_id.as_deref())
+        })
     }
     /// `userIdentity`, when present.
     pub fn identity(&self) -> Option<&UserIdentity<'a>> {
@@ -306,7 +311,11 @@ impl<'a> Event<'a> {
     }
 
     fn issuer(&self) -> Option<&SessionIssuer<'a>> {
-        self.identity()?.session_context.as_ref()?.session_issuer.as_ref()
+        self.identity()?
+            .session_context
+            .as_ref()?
+            .session_issuer
+            .as_ref()
     }
 
     /// The session name of an assumed role (last part of an `assumed-role` ARN).
@@ -321,7 +330,9 @@ impl<'a> Event<'a> {
     /// identities and `invokedBy` for calls made by AWS services.
     pub fn user_names(&self) -> Vec<&str> {
         let mut out = Vec::with_capacity(6);
-        let Some(id) = self.identity() else { return out };
+        let Some(id) = self.identity() else {
+            return out;
+        };
         out.extend(id.user_name.as_deref());
         out.extend(id.arn.as_deref());
         if let Some(iss) = self.issuer() {
@@ -339,7 +350,9 @@ impl<'a> Event<'a> {
     /// The most readable name of the caller: the IAM user name, `role/session` for assumed
     /// roles, `root`, the service for AWS services, else the ARN or principal id.
     pub fn display_user(&self) -> Cow<'_, str> {
-        let Some(id) = self.identity() else { return Cow::Borrowed("unknown") };
+        let Some(id) = self.identity() else {
+            return Cow::Borrowed("unknown");
+        };
         match id.kind.as_deref() {
             Some("Root") => return Cow::Borrowed("root"),
             Some("AWSService") => {
@@ -366,7 +379,12 @@ impl<'a> Event<'a> {
         if let Some(s) = id.invoked_by.as_deref() {
             return Cow::Borrowed(s);
         }
-        Cow::Borrowed(id.principal_id.as_deref().or(id.account_id.as_deref()).unwrap_or("unknown"))
+        Cow::Borrowed(
+            id.principal_id
+                .as_deref()
+                .or(id.account_id.as_deref())
+                .unwrap_or("unknown"),
+        )
     }
 
     /// The derived response type (see [`Outcome`]).
@@ -378,7 +396,8 @@ impl<'a> Event<'a> {
             return Outcome::Failure;
         }
         if self.event_name() == Some("ConsoleLogin")
-            && let Some(Value::String(s)) = self.response_elements().and_then(|v| v.get("ConsoleLogin"))
+            && let Some(Value::String(s)) =
+                self.response_elements().and_then(|v| v.get("ConsoleLogin"))
             && s == "Failure"
         {
             return Outcome::Failure;
@@ -389,31 +408,46 @@ impl<'a> Event<'a> {
     /// `sourceIPAddress` as an IP address (IPv6 zone ids and brackets are stripped).
     pub fn source_ip_addr(&self) -> Option<IpAddr> {
         let s = self.source_ip()?.trim();
-        let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+        let s = s
+            .strip_prefix('[')
+            .and_then(|x| x.strip_suffix(']'))
+            .unwrap_or(s);
         let s = s.split_once('%').map_or(s, |(a, _)| a);
         s.parse().ok()
     }
 
     /// `requestParameters`, parsed on first use.
     pub fn request_parameters(&self) -> Option<&Value> {
-        self.request.get_or_init(|| parse_raw(self.f.request_parameters)).as_ref()
+        self.request
+            .get_or_init(|| parse_raw(self.f.request_parameters))
+            .as_ref()
     }
     /// `responseElements`, parsed on first use.
     pub fn response_elements(&self) -> Option<&Value> {
-        self.response.get_or_init(|| parse_raw(self.f.response_elements)).as_ref()
+        self.response
+            .get_or_init(|| parse_raw(self.f.response_elements))
+            .as_ref()
     }
     /// `additionalEventData`, parsed on first use.
     pub fn additional_event_data(&self) -> Option<&Value> {
-        self.additional.get_or_init(|| parse_raw(self.f.additional_event_data)).as_ref()
+        self.additional
+            .get_or_init(|| parse_raw(self.f.additional_event_data))
+            .as_ref()
     }
     /// The whole event as a JSON tree, parsed on first use.
     pub fn tree(&self) -> Option<&Value> {
-        self.whole.get_or_init(|| serde_json::from_str(self.raw).ok()).as_ref()
+        self.whole
+            .get_or_init(|| serde_json::from_str(self.raw).ok())
+            .as_ref()
     }
 
     /// `resources[].ARN` values.
     pub fn resource_arns(&self) -> impl Iterator<Item = &str> {
-        self.f.resources.iter().flatten().filter_map(|r| r.arn.as_deref())
+        self.f
+            .resources
+            .iter()
+            .flatten()
+            .filter_map(|r| r.arn.as_deref())
     }
 
     /// Every resource identifier: each `resources[].ARN` and every string value found anywhere
@@ -433,7 +467,10 @@ impl<'a> Event<'a> {
             return true;
         }
         // Iterative walk: hostile events may nest deeply.
-        let mut stack: Vec<&Value> = [self.request_parameters(), self.response_elements()].into_iter().flatten().collect();
+        let mut stack: Vec<&Value> = [self.request_parameters(), self.response_elements()]
+            .into_iter()
+            .flatten()
+            .collect();
         while let Some(v) = stack.pop() {
             match v {
                 Value::String(s) if f(s) => return true,
@@ -448,7 +485,9 @@ impl<'a> Event<'a> {
     /// Looks up a `$.a.b[0]` style path with CloudWatch Logs semantics: keys descend into
     /// objects, indexes into arrays; a key on an array finds nothing.
     pub fn lookup(&self, path: &[Segment]) -> FieldRef<'_> {
-        let Some((Segment::Key(first), rest)) = path.split_first() else { return FieldRef::Missing };
+        let Some((Segment::Key(first), rest)) = path.split_first() else {
+            return FieldRef::Missing;
+        };
         if rest.is_empty() {
             let hit = match first.as_str() {
                 "eventName" => Some(self.f.event_name.as_deref()),
@@ -475,9 +514,15 @@ impl<'a> Event<'a> {
             v.map_or(FieldRef::Missing, |v| descend(v, rest))
         }
         match first.as_str() {
-            "requestParameters" if self.f.request_parameters.is_some() => sub(self.request_parameters(), rest),
-            "responseElements" if self.f.response_elements.is_some() => sub(self.response_elements(), rest),
-            "additionalEventData" if self.f.additional_event_data.is_some() => sub(self.additional_event_data(), rest),
+            "requestParameters" if self.f.request_parameters.is_some() => {
+                sub(self.request_parameters(), rest)
+            }
+            "responseElements" if self.f.response_elements.is_some() => {
+                sub(self.response_elements(), rest)
+            }
+            "additionalEventData" if self.f.additional_event_data.is_some() => {
+                sub(self.additional_event_data(), rest)
+            }
             _ => match self.tree() {
                 Some(t) => descend(t, path),
                 None => FieldRef::Missing,
@@ -585,7 +630,11 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
         Some(i) => s.get(..i).unwrap_or(&s).to_owned(),
         None => s,
     };
-    format!("{msg} (at column {} of the record's line {})", e.column(), e.line())
+    format!(
+        "{msg} (at column {} of the record's line {})",
+        e.column(),
+        e.line()
+    )
 }
 
 #[cfg(test)]
@@ -609,7 +658,12 @@ mod tests {
         let e = ev(role);
         assert_eq!(e.display_user(), "Admin/bob@example.com");
         let names = e.user_names();
-        for n in ["Admin", "arn:aws:iam::1:role/Admin", "bob@example.com", "arn:aws:sts::1:assumed-role/Admin/bob@example.com"] {
+        for n in [
+            "Admin",
+            "arn:aws:iam::1:role/Admin",
+            "bob@example.com",
+            "arn:aws:sts::1:assumed-role/Admin/bob@example.com",
+        ] {
             assert!(names.contains(&n), "{n} in {names:?}");
         }
 
@@ -621,19 +675,38 @@ mod tests {
     #[test]
     fn outcomes() {
         let o = |s| ev(s).outcome();
-        assert_eq!(o(r#"{"eventName":"X","errorCode":"Client.UnauthorizedOperation"}"#), Outcome::Unauthorized);
-        assert_eq!(o(r#"{"eventName":"X","errorCode":"AccessDeniedException"}"#), Outcome::Unauthorized);
-        assert_eq!(o(r#"{"eventName":"X","errorCode":"NoSuchBucket"}"#), Outcome::Failure);
+        assert_eq!(
+            o(r#"{"eventName":"X","errorCode":"Client.UnauthorizedOperation"}"#),
+            Outcome::Unauthorized
+        );
+        assert_eq!(
+            o(r#"{"eventName":"X","errorCode":"AccessDeniedException"}"#),
+            Outcome::Unauthorized
+        );
+        assert_eq!(
+            o(r#"{"eventName":"X","errorCode":"NoSuchBucket"}"#),
+            Outcome::Failure
+        );
         assert_eq!(o(r#"{"eventName":"X","errorCode":""}"#), Outcome::Success);
-        assert_eq!(o(r#"{"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Failure"}}"#), Outcome::Failure);
-        assert_eq!(o(r#"{"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Success"}}"#), Outcome::Success);
+        assert_eq!(
+            o(r#"{"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Failure"}}"#),
+            Outcome::Failure
+        );
+        assert_eq!(
+            o(r#"{"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Success"}}"#),
+            Outcome::Success
+        );
     }
 
     #[test]
     fn wrong_types_and_missing_fields_are_errors() {
         let e = Event::parse(r#"{"eventName": 5}"#).unwrap_err();
         assert!(e.contains("invalid type"), "{e}");
-        assert!(Event::parse(r#"{"eventSource":"x"}"#).unwrap_err().contains("eventName"));
+        assert!(
+            Event::parse(r#"{"eventSource":"x"}"#)
+                .unwrap_err()
+                .contains("eventName")
+        );
         assert!(Event::parse("[1]").is_err());
         assert!(Event::parse(r#"{"eventName":"X","userIdentity":"root"}"#).is_err());
     }
@@ -648,10 +721,22 @@ mod tests {
 
     #[test]
     fn lookups() {
-        let e = ev(r#"{"eventName":"X","requestParameters":{"a":[{"b":"1"},{"b":"2"}]},"tlsDetails":{"tlsVersion":"TLSv1.3"},"resources":[{"ARN":"arn:r"}]}"#);
-        let p = |s: &str| s.split('.').map(|k| Segment::Key(k.into())).collect::<Vec<_>>();
-        assert!(matches!(e.lookup(&p("tlsDetails.tlsVersion")), FieldRef::Str("TLSv1.3")));
-        assert!(matches!(e.lookup(&p("requestParameters.a.b")), FieldRef::Missing));
+        let e = ev(
+            r#"{"eventName":"X","requestParameters":{"a":[{"b":"1"},{"b":"2"}]},"tlsDetails":{"tlsVersion":"TLSv1.3"},"resources":[{"ARN":"arn:r"}]}"#,
+        );
+        let p = |s: &str| {
+            s.split('.')
+                .map(|k| Segment::Key(k.into()))
+                .collect::<Vec<_>>()
+        };
+        assert!(matches!(
+            e.lookup(&p("tlsDetails.tlsVersion")),
+            FieldRef::Str("TLSv1.3")
+        ));
+        assert!(matches!(
+            e.lookup(&p("requestParameters.a.b")),
+            FieldRef::Missing
+        ));
         let mut path = p("requestParameters.a");
         path.push(Segment::Index(1));
         path.push(Segment::Key("b".into()));

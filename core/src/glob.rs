@@ -59,7 +59,13 @@ impl Glob {
             .compile_matcher();
         let prefix: String = lower.chars().take_while(|c| !is_meta(*c)).collect();
         let longest = longest_run(&lower);
-        Ok(Self { text: pattern.to_owned(), prefix, longest, fast: classify(&lower), matcher })
+        Ok(Self {
+            text: pattern.to_owned(),
+            prefix,
+            longest,
+            fast: classify(&lower),
+            matcher,
+        })
     }
 
     /// The pattern as written.
@@ -101,9 +107,15 @@ impl Glob {
         match &self.fast {
             Fast::Any => true,
             Fast::Exact(p) => v.eq_ignore_ascii_case(p.as_bytes()),
-            Fast::Prefix(p) => v.len() >= p.len() && v.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes())),
+            Fast::Prefix(p) => {
+                v.len() >= p.len()
+                    && v.get(..p.len())
+                        .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+            }
             Fast::Suffix(p) => {
-                v.len() >= p.len() && v.get(v.len() - p.len()..).is_some_and(|t| t.eq_ignore_ascii_case(p.as_bytes()))
+                v.len() >= p.len()
+                    && v.get(v.len() - p.len()..)
+                        .is_some_and(|t| t.eq_ignore_ascii_case(p.as_bytes()))
             }
             Fast::Contains(p) => contains_ignore_ascii_case(v, p.as_bytes()),
             Fast::Wild(p) => wild_match(p, v),
@@ -137,11 +149,15 @@ fn wild_match(p: &[u8], v: &[u8]) -> bool {
             },
         }
     }
-    p.get(pi..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Longest run of plain characters outside `[…]` classes and `{…}` alternatives.
@@ -236,7 +252,10 @@ impl GlobList {
         if self.globs.is_empty() {
             return None;
         }
-        self.globs.iter().map(|g| g.literal().map(str::to_owned)).collect()
+        self.globs
+            .iter()
+            .map(|g| g.literal().map(str::to_owned))
+            .collect()
     }
 }
 
@@ -252,13 +271,25 @@ mod tests {
             ("alice", "alice2", false),
             ("ci-bot*", "CI-BOT-7", true),
             ("*Unauthorized*", "Client.UnauthorizedOperation", true),
-            ("*UnauthorizedOperation", "Client.UnauthorizedOperation", true),
+            (
+                "*UnauthorizedOperation",
+                "Client.UnauthorizedOperation",
+                true,
+            ),
             ("AccessDenied*", "accessdeniedexception", true),
             ("us-?-1", "us-xx-1", false),
             ("us-?-1", "us-x-1", true),
             ("us-*-1", "us-east-1", true),
-            ("arn:aws:iam::*:role/Admin*", "arn:aws:iam::1:role/adminX", true),
-            ("arn:aws:iam::*:role/Admin*", "arn:aws:iam::1:user/Admin", false),
+            (
+                "arn:aws:iam::*:role/Admin*",
+                "arn:aws:iam::1:role/adminX",
+                true,
+            ),
+            (
+                "arn:aws:iam::*:role/Admin*",
+                "arn:aws:iam::1:user/Admin",
+                false,
+            ),
             ("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
             ("a?c*", "ABCdef", true),
             ("a?c*", "ac", false),
@@ -272,7 +303,11 @@ mod tests {
         for (p, v, want) in cases {
             let g = Glob::new(p).unwrap();
             assert_eq!(g.is_match(v), want, "{p} vs {v}");
-            assert_eq!(g.matcher.is_match(v.to_lowercase()), want, "matcher {p} vs {v}");
+            assert_eq!(
+                g.matcher.is_match(v.to_lowercase()),
+                want,
+                "matcher {p} vs {v}"
+            );
         }
     }
 

@@ -50,20 +50,29 @@ pub mod testkit;
 mod threshold;
 mod time;
 
-pub use alert::{AlertDef, FieldCondition, IgnoreDef, PathValue, ResponseFilter, Risk, SourceIpFilter, ThresholdDef};
+pub use alert::{
+    AlertDef, FieldCondition, IgnoreDef, PathValue, ResponseFilter, Risk, SourceIpFilter,
+    ThresholdDef,
+};
 pub use builtin::{builtin_alert, builtin_alerts};
 pub use engine::{AwsRanges, Engine, EngineBuilder, EngineStats, Match, Silenced};
 pub use error::{AlertError, Error, EventError, NotifyError, PatternError, Position, StorageError};
-pub use event::{Event, FieldRef, Outcome, Segment, SessionContext, SessionIssuer, UserIdentity, lookup_all};
+pub use event::{
+    Event, FieldRef, Outcome, Segment, SessionContext, SessionIssuer, UserIdentity, lookup_all,
+};
 pub use glob::{Glob, GlobList};
-pub use notify::{CHANNEL_TYPES, ChannelConfig, MemoryNotifier, Notifier, Secret, SyslogFormat, SyslogTransport, channel_key, facility_code, redact, redact_config, syslog_address};
+pub use notify::{
+    CHANNEL_TYPES, ChannelConfig, MemoryNotifier, Notifier, Secret, SyslogFormat, SyslogTransport,
+    channel_key, facility_code, redact, redact_config, syslog_address,
+};
 pub use outbox::{Delivery, DeliveryStatus, DeliveryUpdate, RetryPolicy};
 pub use pattern::FilterPattern;
 pub use result::AlertResult;
 pub use source::{RawRecord, Records, jsonl_lines};
 pub use storage::{
-    Batch, CommitOutcome, Cursor, IgnoreKey, MemoryStorage, QueryFilter, ResultPage, ResultQuery, SortField, SortValue, Storage,
-    StoredIgnore, StoredResult, apply_delivery_update, export, ignore_from_result, note_silenced, paginate, risk_rank, sort_value,
+    Batch, CommitOutcome, Cursor, IgnoreKey, MemoryStorage, QueryFilter, ResultPage, ResultQuery,
+    SortField, SortValue, Storage, StoredIgnore, StoredResult, apply_delivery_update, export,
+    ignore_from_result, note_silenced, paginate, risk_rank, sort_value,
 };
 pub use threshold::{DEFAULT_MAX_GROUPS, Fired, ThresholdEntry, ThresholdTracker};
 pub use time::{format_epoch_ms, parse_event_time};

@@ -39,7 +39,10 @@ pub struct MemoryNotifier {
 impl MemoryNotifier {
     /// A notifier for channel type `channel`.
     pub fn new(channel: impl Into<String>) -> Self {
-        Self { channel: channel.into(), sent: Mutex::new(Vec::new()) }
+        Self {
+            channel: channel.into(),
+            sent: Mutex::new(Vec::new()),
+        }
     }
     /// What was sent so far.
     pub fn sent(&self) -> Vec<(AlertResult, Value)> {
@@ -52,7 +55,10 @@ impl Notifier for MemoryNotifier {
         &self.channel
     }
     fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
-        self.sent.lock().map_err(|_| NotifyError::permanent(&self.channel, "notifier state poisoned"))?.push((result.clone(), config.clone()));
+        self.sent
+            .lock()
+            .map_err(|_| NotifyError::permanent(&self.channel, "notifier state poisoned"))?
+            .push((result.clone(), config.clone()));
         Ok(())
     }
 }
@@ -83,11 +89,19 @@ impl Secret {
     }
     /// The value, reading `env:NAME` through `lookup` (the caller supplies the environment:
     /// the core reads none).
-    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>, channel: &str, field: &str) -> Result<String, NotifyError> {
+    pub fn resolve(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+        channel: &str,
+        field: &str,
+    ) -> Result<String, NotifyError> {
         match self.env_name() {
-            Some(name) => lookup(name)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| NotifyError::permanent(channel, format!("`{field}` refers to environment variable {name}, which is not set"))),
+            Some(name) => lookup(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                NotifyError::permanent(
+                    channel,
+                    format!("`{field}` refers to environment variable {name}, which is not set"),
+                )
+            }),
             None => Ok(self.0.clone()),
         }
     }
@@ -265,7 +279,14 @@ impl ChannelConfig {
                 return Ok(());
             }
             let scheme = s.0.split_once("://").map(|(a, _)| a);
-            if scheme.is_some_and(|x| schemes.contains(&x)) { Ok(()) } else { Err(format!("`{field}` must be a {} URL or env:NAME", schemes.join("/"))) }
+            if scheme.is_some_and(|x| schemes.contains(&x)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{field}` must be a {} URL or env:NAME",
+                    schemes.join("/")
+                ))
+            }
         };
         match self {
             Self::Slack { webhook_url } => url_like("webhook_url", webhook_url, &["https", "http"]),
@@ -274,11 +295,15 @@ impl ChannelConfig {
                     return Err("`routing_key` is empty".into());
                 }
                 match url {
-                    Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => Err("`url` must be an http(s) URL".into()),
+                    Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+                        Err("`url` must be an http(s) URL".into())
+                    }
                     _ => Ok(()),
                 }
             }
-            Self::Syslog { address, facility, .. } => {
+            Self::Syslog {
+                address, facility, ..
+            } => {
                 syslog_address(address)?;
                 if let Some(f) = facility {
                     facility_code(f).ok_or_else(|| format!("`facility`: unknown facility `{f}` (use local0…local7, auth, authpriv, security, user, daemon)"))?;
@@ -286,13 +311,30 @@ impl ChannelConfig {
                 Ok(())
             }
             Self::Sns { topic_arn, .. } => {
-                if topic_arn.starts_with("arn:") && topic_arn.split(':').count() == 6 { Ok(()) } else { Err("`topic_arn` must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)".into()) }
+                if topic_arn.starts_with("arn:") && topic_arn.split(':').count() == 6 {
+                    Ok(())
+                } else {
+                    Err(
+                        "`topic_arn` must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+                            .into(),
+                    )
+                }
             }
             Self::Lambda { function, .. } => {
-                if function.trim().is_empty() { Err("`function` is empty".into()) } else { Ok(()) }
+                if function.trim().is_empty() {
+                    Err("`function` is empty".into())
+                } else {
+                    Ok(())
+                }
             }
-            Self::Email { smtp_url, from, to, .. } => {
-                url_like("smtp_url", smtp_url, &["smtp", "smtps", "smtp+starttls", "smtp+insecure"])?;
+            Self::Email {
+                smtp_url, from, to, ..
+            } => {
+                url_like(
+                    "smtp_url",
+                    smtp_url,
+                    &["smtp", "smtps", "smtp+starttls", "smtp+insecure"],
+                )?;
                 if !from.contains('@') {
                     return Err(format!("`from`: `{from}` is not an email address"));
                 }
@@ -327,7 +369,9 @@ pub enum SyslogTransport {
 /// assert!(syslog_address("tcp://siem").is_err());
 /// ```
 pub fn syslog_address(address: &str) -> Result<(SyslogTransport, String, u16), String> {
-    let bad = || format!("`address`: `{address}` is not udp://host:port, tcp://host:port or tls://host:port");
+    let bad = || {
+        format!("`address`: `{address}` is not udp://host:port, tcp://host:port or tls://host:port")
+    };
     let (scheme, rest) = address.split_once("://").ok_or_else(bad)?;
     let transport = match scheme {
         "udp" => SyslogTransport::Udp,
@@ -335,7 +379,10 @@ pub fn syslog_address(address: &str) -> Result<(SyslogTransport, String, u16), S
         "tls" => SyslogTransport::Tls,
         _ => return Err(bad()),
     };
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(bad)?;
+    let (host, port) = rest
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .ok_or_else(bad)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port: u16 = port.parse().map_err(|_| bad())?;
     if host.is_empty() || port == 0 {
@@ -376,13 +423,24 @@ pub fn facility_code(name: &str) -> Option<u8> {
 /// assert_eq!(trailalerts::channel_key(&list, 2), "slack#2");
 /// ```
 pub fn channel_key(list: &[Value], index: usize) -> String {
-    let ty = |v: &Value| v.get("type").and_then(Value::as_str).unwrap_or("unknown").to_owned();
-    let Some(this) = list.get(index).map(ty) else { return "unknown".into() };
+    let ty = |v: &Value| {
+        v.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    let Some(this) = list.get(index).map(ty) else {
+        return "unknown".into();
+    };
     let same = list.iter().filter(|v| ty(v) == this).count();
     if same <= 1 {
         return this;
     }
-    let n = list.iter().take(index + 1).filter(|v| ty(v) == this).count();
+    let n = list
+        .iter()
+        .take(index + 1)
+        .filter(|v| ty(v) == this)
+        .count();
     format!("{this}#{n}")
 }
 

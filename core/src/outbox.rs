@@ -35,7 +35,9 @@ impl DeliveryStatus {
     }
     /// Parses `pending`, `delivered` or `failed`.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Delivered, Self::Failed].into_iter().find(|x| x.as_str() == s)
+        [Self::Pending, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -87,7 +89,11 @@ impl Delivery {
             .filter_map(|i| {
                 let config = def.notifications.get(i)?.clone();
                 let channel = channel_key(&def.notifications, i);
-                let kind = config.get("type").and_then(Value::as_str).unwrap_or("unknown").to_owned();
+                let kind = config
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_owned();
                 Some(Delivery {
                     id: stable_id(&[&r.id, &channel]),
                     result_id: r.id.clone(),
@@ -111,7 +117,9 @@ impl Delivery {
     pub fn status_text(&self) -> String {
         match (self.status, &self.last_error) {
             (DeliveryStatus::Failed, Some(e)) => format!("failed: {e}"),
-            (DeliveryStatus::Pending, Some(e)) => format!("retrying (attempt {}): {e}", self.attempts),
+            (DeliveryStatus::Pending, Some(e)) => {
+                format!("retrying (attempt {}): {e}", self.attempts)
+            }
             (s, _) => s.as_str().to_owned(),
         }
     }
@@ -153,14 +161,25 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     /// 10 attempts within 24 hours, backoff from 2 s up to 10 minutes.
     fn default() -> Self {
-        Self { max_attempts: 10, max_age_ms: 24 * 3_600_000, base_delay_ms: 2_000, max_delay_ms: 600_000 }
+        Self {
+            max_attempts: 10,
+            max_age_ms: 24 * 3_600_000,
+            base_delay_ms: 2_000,
+            max_delay_ms: 600_000,
+        }
     }
 }
 
 impl RetryPolicy {
     /// The update after a successful attempt.
     pub fn delivered(d: &Delivery) -> DeliveryUpdate {
-        DeliveryUpdate { id: d.id.clone(), status: DeliveryStatus::Delivered, attempts: d.attempts + 1, next_attempt_ms: 0, last_error: None }
+        DeliveryUpdate {
+            id: d.id.clone(),
+            status: DeliveryStatus::Delivered,
+            attempts: d.attempts + 1,
+            next_attempt_ms: 0,
+            last_error: None,
+        }
     }
 
     /// The backoff before attempt `attempt + 1`, with jitter keyed by `id`.
@@ -172,7 +191,11 @@ impl RetryPolicy {
     /// assert!(p.backoff_ms("x", 30) <= 600_000);
     /// ```
     pub fn backoff_ms(&self, id: &str, attempt: u32) -> i64 {
-        let exp = self.base_delay_ms.saturating_mul(1_i64 << attempt.saturating_sub(1).min(40)).min(self.max_delay_ms).max(1);
+        let exp = self
+            .base_delay_ms
+            .saturating_mul(1_i64 << attempt.saturating_sub(1).min(40))
+            .min(self.max_delay_ms)
+            .max(1);
         let h = stable_id(&[id, &attempt.to_string()]);
         let r = u64::from_str_radix(h.get(..8).unwrap_or("0"), 16).unwrap_or(0) % 1_000;
         exp / 2 + (exp / 2) * i64::try_from(r).unwrap_or(0) / 999
@@ -213,7 +236,11 @@ impl RetryPolicy {
         };
         DeliveryUpdate {
             id: d.id.clone(),
-            status: if give_up { DeliveryStatus::Failed } else { DeliveryStatus::Pending },
+            status: if give_up {
+                DeliveryStatus::Failed
+            } else {
+                DeliveryStatus::Pending
+            },
             attempts,
             next_attempt_ms: if give_up { 0 } else { next },
             last_error: Some(format!("{}{why}", err.message)),

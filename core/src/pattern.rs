@@ -75,7 +75,10 @@ pub struct FilterPattern {
 impl FilterPattern {
     /// Parses `text`; the error gives the character offset and the problem.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
-        let mut p = Parser { chars: text.char_indices().collect(), i: 0 };
+        let mut p = Parser {
+            chars: text.char_indices().collect(),
+            i: 0,
+        };
         p.ws();
         if !p.eat('{') {
             return Err(p.error("a JSON filter pattern must start with `{`"));
@@ -89,7 +92,10 @@ impl FilterPattern {
         if p.peek().is_some() {
             return Err(p.error("unexpected text after the closing `}`"));
         }
-        Ok(Self { text: text.to_owned(), expr })
+        Ok(Self {
+            text: text.to_owned(),
+            expr,
+        })
     }
 
     /// The pattern as written.
@@ -122,11 +128,17 @@ impl FilterPattern {
 
 fn literal_names(e: &Expr, field: &str) -> Option<Vec<String>> {
     match e {
-        Expr::Test { path, check: Check::Cmp(Op::Eq, Operand::Text { text, wildcard: false }) }
-            if matches!(path.as_slice(), [Segment::Key(k)] if k == field) =>
-        {
-            Some(vec![text.clone()])
-        }
+        Expr::Test {
+            path,
+            check:
+                Check::Cmp(
+                    Op::Eq,
+                    Operand::Text {
+                        text,
+                        wildcard: false,
+                    },
+                ),
+        } if matches!(path.as_slice(), [Segment::Key(k)] if k == field) => Some(vec![text.clone()]),
         Expr::Or(xs) => {
             let mut out = Vec::new();
             for x in xs {
@@ -136,7 +148,9 @@ fn literal_names(e: &Expr, field: &str) -> Option<Vec<String>> {
         }
         Expr::And(xs) => {
             // Any conjunct that pins the name pins the whole conjunction.
-            xs.iter().filter_map(|x| literal_names(x, field)).min_by_key(Vec::len)
+            xs.iter()
+                .filter_map(|x| literal_names(x, field))
+                .min_by_key(Vec::len)
         }
         Expr::Test { .. } => None,
     }
@@ -144,12 +158,22 @@ fn literal_names(e: &Expr, field: &str) -> Option<Vec<String>> {
 
 fn needles(e: &Expr) -> Option<Vec<String>> {
     match e {
-        Expr::Test { check: Check::Cmp(Op::Eq, Operand::Text { text, wildcard }), .. } => {
+        Expr::Test {
+            check: Check::Cmp(Op::Eq, Operand::Text { text, wildcard }),
+            ..
+        } => {
             // The longest literal run between wildcards must appear in the text.
-            let lit = if *wildcard { text.split('*').max_by_key(|p| p.len()).unwrap_or("") } else { text.as_str() };
+            let lit = if *wildcard {
+                text.split('*').max_by_key(|p| p.len()).unwrap_or("")
+            } else {
+                text.as_str()
+            };
             (lit.len() >= 3).then(|| vec![lit.to_owned()])
         }
-        Expr::Test { path, check: Check::Exists | Check::IsNull | Check::IsTrue | Check::IsFalse } => match path.last() {
+        Expr::Test {
+            path,
+            check: Check::Exists | Check::IsNull | Check::IsTrue | Check::IsFalse,
+        } => match path.last() {
             Some(Segment::Key(k)) if k.len() >= 3 => Some(vec![format!("\"{k}\"")]),
             _ => None,
         },
@@ -160,7 +184,10 @@ fn needles(e: &Expr) -> Option<Vec<String>> {
             }
             Some(out)
         }
-        Expr::And(xs) => xs.iter().filter_map(needles).min_by_key(|v| crate::alert::needle_cost(v)),
+        Expr::And(xs) => xs
+            .iter()
+            .filter_map(needles)
+            .min_by_key(|v| crate::alert::needle_cost(v)),
         Expr::Test { .. } => None,
     }
 }
@@ -219,8 +246,14 @@ fn test(found: FieldRef<'_>, check: &Check) -> bool {
                         FieldRef::Missing => return false,
                     };
                     let hit = match operand {
-                        Operand::Text { text, wildcard: false } => s == text,
-                        Operand::Text { text, wildcard: true } => wildcard_match(text, s),
+                        Operand::Text {
+                            text,
+                            wildcard: false,
+                        } => s == text,
+                        Operand::Text {
+                            text,
+                            wildcard: true,
+                        } => wildcard_match(text, s),
                         Operand::Regex(r) => r.is_match(s),
                         Operand::Number(_) => false,
                     };
@@ -234,7 +267,9 @@ fn test(found: FieldRef<'_>, check: &Check) -> bool {
 /// Case-sensitive match where `*` in `pat` matches any run of characters.
 fn wildcard_match(pat: &str, s: &str) -> bool {
     let parts: Vec<&str> = pat.split('*').collect();
-    let (Some(first), Some(last)) = (parts.first(), parts.last()) else { return false };
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
     if parts.len() == 1 {
         return pat == s;
     }
@@ -301,7 +336,11 @@ impl Parser {
                 break;
             }
         }
-        Ok(if xs.len() == 1 { xs.pop().unwrap_or(Expr::Or(vec![])) } else { Expr::Or(xs) })
+        Ok(if xs.len() == 1 {
+            xs.pop().unwrap_or(Expr::Or(vec![]))
+        } else {
+            Expr::Or(xs)
+        })
     }
 
     fn and_expr(&mut self, depth: usize) -> Result<Expr, PatternError> {
@@ -314,7 +353,11 @@ impl Parser {
                 break;
             }
         }
-        Ok(if xs.len() == 1 { xs.pop().unwrap_or(Expr::And(vec![])) } else { Expr::And(xs) })
+        Ok(if xs.len() == 1 {
+            xs.pop().unwrap_or(Expr::And(vec![]))
+        } else {
+            Expr::And(xs)
+        })
     }
 
     fn unary(&mut self, depth: usize) -> Result<Expr, PatternError> {
@@ -341,20 +384,37 @@ impl Parser {
         loop {
             if self.eat('.') {
                 let start = self.i;
-                while self.peek().is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | ':' | '$')) {
+                while self.peek().is_some_and(|c| {
+                    c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | ':' | '$')
+                }) {
                     self.i += 1;
                 }
                 if self.i == start {
                     return Err(self.error("expected a field name after `.`"));
                 }
-                path.push(Segment::Key(self.chars.get(start..self.i).unwrap_or_default().iter().map(|c| c.1).collect()));
+                path.push(Segment::Key(
+                    self.chars
+                        .get(start..self.i)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|c| c.1)
+                        .collect(),
+                ));
             } else if self.eat('[') {
                 let start = self.i;
                 while self.peek().is_some_and(|c| c.is_ascii_digit()) {
                     self.i += 1;
                 }
-                let digits: String = self.chars.get(start..self.i).unwrap_or_default().iter().map(|c| c.1).collect();
-                let idx = digits.parse::<usize>().map_err(|_| self.error("expected an array index such as `[0]`"))?;
+                let digits: String = self
+                    .chars
+                    .get(start..self.i)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.1)
+                    .collect();
+                let idx = digits
+                    .parse::<usize>()
+                    .map_err(|_| self.error("expected an array index such as `[0]`"))?;
                 if !self.eat(']') {
                     return Err(self.error("expected `]`"));
                 }
@@ -371,8 +431,17 @@ impl Parser {
 
     fn keyword(&mut self, word: &str) -> bool {
         let n = word.chars().count();
-        let got: String = self.chars.get(self.i..self.i + n).unwrap_or_default().iter().map(|c| c.1).collect();
-        let boundary = self.chars.get(self.i + n).is_none_or(|c| !c.1.is_alphanumeric());
+        let got: String = self
+            .chars
+            .get(self.i..self.i + n)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.1)
+            .collect();
+        let boundary = self
+            .chars
+            .get(self.i + n)
+            .is_none_or(|c| !c.1.is_alphanumeric());
         if got.eq_ignore_ascii_case(word) && boundary {
             self.i += n;
             true
@@ -417,13 +486,18 @@ impl Parser {
             } else if self.eat('>') {
                 Op::Gt
             } else {
-                return Err(self.error("expected an operator (`=`, `!=`, `<`, `>`, `<=`, `>=`, IS, NOT EXISTS)"));
+                return Err(self.error(
+                    "expected an operator (`=`, `!=`, `<`, `>`, `<=`, `>=`, IS, NOT EXISTS)",
+                ));
             };
             self.ws();
             let at = self.i;
             let operand = self.operand()?;
             if !matches!(operand, Operand::Number(_)) && !matches!(op, Op::Eq | Op::Ne) {
-                return Err(PatternError::new(at, "only `=` and `!=` apply to text; `<`, `>`, `<=`, `>=` need a number"));
+                return Err(PatternError::new(
+                    at,
+                    "only `=` and `!=` apply to text; `<`, `>`, `<=`, `>=` need a number",
+                ));
             }
             Check::Cmp(op, operand)
         };
@@ -444,7 +518,9 @@ impl Parser {
                         }
                         Some('\\') => {
                             self.i += 1;
-                            let Some(c) = self.peek() else { return Err(self.error("unterminated string")) };
+                            let Some(c) = self.peek() else {
+                                return Err(self.error("unterminated string"));
+                            };
                             s.push(c);
                             self.i += 1;
                         }
@@ -454,7 +530,10 @@ impl Parser {
                         }
                     }
                 }
-                Ok(Operand::Text { wildcard: s.contains('*'), text: s })
+                Ok(Operand::Text {
+                    wildcard: s.contains('*'),
+                    text: s,
+                })
             }
             Some('%') => {
                 self.i += 1;
@@ -463,31 +542,59 @@ impl Parser {
                     self.i += 1;
                 }
                 if !self.eat('%') {
-                    return Err(self.error("unterminated regular expression (expected closing `%`)"));
+                    return Err(
+                        self.error("unterminated regular expression (expected closing `%`)")
+                    );
                 }
-                let body: String = self.chars.get(start..self.i - 1).unwrap_or_default().iter().map(|c| c.1).collect();
+                let body: String = self
+                    .chars
+                    .get(start..self.i - 1)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.1)
+                    .collect();
                 let re = regex::RegexBuilder::new(&body)
                     .size_limit(1 << 20)
                     .build()
-                    .map_err(|e| PatternError::new(start, format!("bad regular expression: {e}")))?;
+                    .map_err(|e| {
+                        PatternError::new(start, format!("bad regular expression: {e}"))
+                    })?;
                 Ok(Operand::Regex(re))
             }
             _ => {
                 let start = self.i;
-                while self.peek().is_some_and(|c| !c.is_whitespace() && !matches!(c, '(' | ')' | '{' | '}' | '&' | '|' | '"' | '=' | '<' | '>' | '!')) {
+                while self.peek().is_some_and(|c| {
+                    !c.is_whitespace()
+                        && !matches!(
+                            c,
+                            '(' | ')' | '{' | '}' | '&' | '|' | '"' | '=' | '<' | '>' | '!'
+                        )
+                }) {
                     self.i += 1;
                 }
                 if self.i == start {
                     return Err(self.error("expected a value"));
                 }
-                let word: String = self.chars.get(start..self.i).unwrap_or_default().iter().map(|c| c.1).collect();
+                let word: String = self
+                    .chars
+                    .get(start..self.i)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.1)
+                    .collect();
                 if let Ok(n) = word.parse::<f64>()
                     && n.is_finite()
-                    && word.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.')
+                    && word
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.')
                 {
                     return Ok(Operand::Number(n));
                 }
-                Ok(Operand::Text { wildcard: word.contains('*'), text: word })
+                Ok(Operand::Text {
+                    wildcard: word.contains('*'),
+                    text: word,
+                })
             }
         }
     }
@@ -499,7 +606,9 @@ mod tests {
     use super::*;
 
     fn m(p: &str, ev: &str) -> bool {
-        FilterPattern::parse(p).unwrap().matches(&Event::parse(ev).unwrap())
+        FilterPattern::parse(p)
+            .unwrap()
+            .matches(&Event::parse(ev).unwrap())
     }
 
     #[test]
@@ -508,44 +617,78 @@ mod tests {
                      "responseElements":{"items":[{"id":"i-1"}]},"userIdentity":{"type":"Root"}}"#;
         assert!(m(r#"{ $.eventName = "RunInstances" }"#, ev));
         assert!(m(r#"{$.eventName=RunInstances}"#, ev));
-        assert!(!m(r#"{ $.eventName = "runinstances" }"#, ev), "case-sensitive");
+        assert!(
+            !m(r#"{ $.eventName = "runinstances" }"#, ev),
+            "case-sensitive"
+        );
         assert!(m(r#"{ $.errorCode = "*UnauthorizedOperation" }"#, ev));
         assert!(m(r#"{ $.errorCode = "Client.*" }"#, ev));
         assert!(m(r#"{ $.errorCode = "*Unauth*Op*" }"#, ev));
         assert!(!m(r#"{ $.errorCode = "AccessDenied*" }"#, ev));
         assert!(m(r#"{ $.n = 5 }"#, ev));
-        assert!(m(r#"{ $.n > 4 && $.n < 6 && $.n >= 5 && $.n <= 5 && $.n != 4 }"#, ev));
+        assert!(m(
+            r#"{ $.n > 4 && $.n < 6 && $.n >= 5 && $.n <= 5 && $.n != 4 }"#,
+            ev
+        ));
         assert!(!m(r#"{ $.n > 5 }"#, ev));
-        assert!(m(r#"{ $.n = "5" }"#, ev), "text compares against a number's text");
+        assert!(
+            m(r#"{ $.n = "5" }"#, ev),
+            "text compares against a number's text"
+        );
         assert!(m(r#"{ $.b IS TRUE && $.f IS FALSE && $.z IS NULL }"#, ev));
         assert!(!m(r#"{ $.missing IS NULL }"#, ev));
         assert!(m(r#"{ $.missing NOT EXISTS && $.eventName EXISTS }"#, ev));
-        assert!(!m(r#"{ $.missing != "x" }"#, ev), "!= on a missing field does not match");
+        assert!(
+            !m(r#"{ $.missing != "x" }"#, ev),
+            "!= on a missing field does not match"
+        );
         assert!(m(r#"{ $.z != "x" }"#, ev));
         assert!(!m(r#"{ $.z = "x" }"#, ev));
         assert!(m(r#"{ $.responseElements.items[0].id = "i-1" }"#, ev));
-        assert!(!m(r#"{ $.responseElements.items.id = "i-1" }"#, ev), "arrays need an index");
+        assert!(
+            !m(r#"{ $.responseElements.items.id = "i-1" }"#, ev),
+            "arrays need an index"
+        );
         assert!(m(r#"{ $.eventName = %^Run.*s$% }"#, ev));
         assert!(m(r#"{ $.eventName = %Inst% }"#, ev));
         assert!(!m(r#"{ $.eventName != %Inst% }"#, ev));
-        assert!(m(r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
-            r#"{"eventName":"X","eventType":"AwsApiCall","userIdentity":{"type":"Root"}}"#));
+        assert!(m(
+            r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
+            r#"{"eventName":"X","eventType":"AwsApiCall","userIdentity":{"type":"Root"}}"#
+        ));
     }
 
     #[test]
     fn and_binds_tighter_than_or() {
         // CIS v2.0 4.1 as written: the exclusions apply only to the AccessDenied branch.
         let p = r#"{($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") && ($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket") }"#;
-        assert!(m(p, r#"{"eventName":"HeadBucket","errorCode":"Client.UnauthorizedOperation"}"#));
-        assert!(!m(p, r#"{"eventName":"HeadBucket","errorCode":"AccessDenied","sourceIPAddress":"1.2.3.4"}"#));
-        assert!(m(p, r#"{"eventName":"GetObject","errorCode":"AccessDenied","sourceIPAddress":"1.2.3.4"}"#));
+        assert!(m(
+            p,
+            r#"{"eventName":"HeadBucket","errorCode":"Client.UnauthorizedOperation"}"#
+        ));
+        assert!(!m(
+            p,
+            r#"{"eventName":"HeadBucket","errorCode":"AccessDenied","sourceIPAddress":"1.2.3.4"}"#
+        ));
+        assert!(m(
+            p,
+            r#"{"eventName":"GetObject","errorCode":"AccessDenied","sourceIPAddress":"1.2.3.4"}"#
+        ));
     }
 
     #[test]
     fn event_name_index() {
-        let p = FilterPattern::parse("{($.eventName=DeleteGroupPolicy)||($.eventName=PutUserPolicy)}").unwrap();
-        assert_eq!(p.event_names(), Some(vec!["DeleteGroupPolicy".into(), "PutUserPolicy".into()]));
-        let p = FilterPattern::parse(r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }"#).unwrap();
+        let p =
+            FilterPattern::parse("{($.eventName=DeleteGroupPolicy)||($.eventName=PutUserPolicy)}")
+                .unwrap();
+        assert_eq!(
+            p.event_names(),
+            Some(vec!["DeleteGroupPolicy".into(), "PutUserPolicy".into()])
+        );
+        let p = FilterPattern::parse(
+            r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }"#,
+        )
+        .unwrap();
         assert_eq!(p.event_names(), Some(vec!["ConsoleLogin".into()]));
         let p = FilterPattern::parse(r#"{ $.errorCode = "*" || $.eventName = "X" }"#).unwrap();
         assert_eq!(p.event_names(), None);

@@ -68,7 +68,8 @@ pub fn clean(s: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        let bad = c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let bad = c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         out.push(if bad { ' ' } else { c });
     }
     out
@@ -104,15 +105,26 @@ impl Facts {
             None | Some(Value::Null) => "-".into(),
             Some(v) => v.to_string(),
         };
-        let service = r.event_source.as_deref().unwrap_or("-").trim_end_matches(".amazonaws.com");
+        let service = r
+            .event_source
+            .as_deref()
+            .unwrap_or("-")
+            .trim_end_matches(".amazonaws.com");
         Self {
             alert: clean(&r.alert_name, MAX_FIELD),
             alert_id: clean(&r.alert_id, MAX_FIELD),
             risk: r.risk,
             who: clean(&r.user, MAX_FIELD),
             identity: clean(&identity, MAX_FIELD),
-            what: clean(&format!("{service}:{}", r.event_name.as_deref().unwrap_or("-")), MAX_FIELD),
-            location: format!("account {} in {}", opt(r.account_id.as_ref()), opt(r.region.as_ref())),
+            what: clean(
+                &format!("{service}:{}", r.event_name.as_deref().unwrap_or("-")),
+                MAX_FIELD,
+            ),
+            location: format!(
+                "account {} in {}",
+                opt(r.account_id.as_ref()),
+                opt(r.region.as_ref())
+            ),
             when: opt(r.event_time.as_ref()),
             source_ip: opt(r.source_ip.as_ref()),
             outcome: clean(&outcome, MAX_FIELD),
@@ -129,7 +141,14 @@ impl Facts {
 
     /// One line: `[HIGH] Alert name: alice did iam:CreateUser in account 1 in us-east-1`.
     pub fn headline(&self) -> String {
-        format!("[{}] {}: {} did {} ({})", risk_upper(self.risk), self.alert, self.who, self.what, self.location)
+        format!(
+            "[{}] {}: {} did {} ({})",
+            risk_upper(self.risk),
+            self.alert,
+            self.who,
+            self.what,
+            self.location
+        )
     }
 
     fn rows(&self) -> Vec<(&'static str, &str)> {
@@ -190,7 +209,14 @@ pub fn slack_payload(r: &AlertResult) -> Value {
         .filter(|(k, _)| *k != "Request" && *k != "Result id")
         .map(|(k, v)| json!({"type": "mrkdwn", "text": format!("*{k}*\n{}", if k == "Risk" { v.to_owned() } else { code(v) })}))
         .collect();
-    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": clean(&format!("{} [{}]", f.alert, risk_upper(f.risk)), 150), "emoji": false}})];
+    // plain_text is not parsed for markup, but angle brackets are replaced too so no Slack
+    // client version can read a mention or link there.
+    let header = clean(&format!("{} [{}]", f.alert, risk_upper(f.risk)), 150)
+        .replace('<', "‹")
+        .replace('>', "›");
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": header, "emoji": false}}),
+    ];
     for chunk in fields.chunks(10) {
         blocks.push(json!({"type": "section", "fields": chunk}));
     }
@@ -223,10 +249,17 @@ pub fn dedup_key(r: &AlertResult) -> String {
 /// The PagerDuty Events API v2 `trigger` body.
 pub fn pagerduty_payload(r: &AlertResult, routing_key: &str) -> Value {
     let f = Facts::of(r);
-    let timestamp = r.event_time.as_deref().and_then(parse_event_time).map(format_epoch_ms);
+    let timestamp = r
+        .event_time
+        .as_deref()
+        .and_then(parse_event_time)
+        .map(format_epoch_ms);
     let mut details = Map::new();
     for (k, v) in f.rows() {
-        details.insert(k.to_lowercase().replace(' ', "_"), Value::String(v.to_owned()));
+        details.insert(
+            k.to_lowercase().replace(' ', "_"),
+            Value::String(v.to_owned()),
+        );
     }
     details.insert("alert_id".into(), Value::String(r.alert_id.clone()));
     let mut payload = json!({
@@ -277,7 +310,10 @@ pub fn json_message(r: &AlertResult, max_bytes: usize) -> Value {
     let base = v.to_string().len();
     if let Value::Object(m) = &mut v {
         if base + r.raw.get().len() + 16 <= max_bytes {
-            m.insert("event".into(), serde_json::from_str(r.raw.get()).unwrap_or(Value::Null));
+            m.insert(
+                "event".into(),
+                serde_json::from_str(r.raw.get()).unwrap_or(Value::Null),
+            );
         } else {
             m.insert("event_omitted".into(), Value::Bool(true));
         }
@@ -289,8 +325,23 @@ pub fn json_message(r: &AlertResult, max_bytes: usize) -> Value {
 /// requires it; other characters become `?`).
 pub fn subject(r: &AlertResult, max: usize, ascii: bool) -> String {
     let f = Facts::of(r);
-    let s = clean(&format!("[{}] {}: {} {}", risk_upper(r.risk), f.alert, f.who, f.what), max);
-    if ascii { s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect() } else { s }
+    let s = clean(
+        &format!("[{}] {}: {} {}", risk_upper(r.risk), f.alert, f.who, f.what),
+        max,
+    );
+    if ascii {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect()
+    } else {
+        s
+    }
 }
 
 /// The plain-text email body.
@@ -367,7 +418,9 @@ pub fn sd_escape(s: &str) -> String {
 }
 
 fn cef_header(s: &str) -> String {
-    clean(s, MAX_FIELD).replace('\\', "\\\\").replace('|', "\\|")
+    clean(s, MAX_FIELD)
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
 }
 
 /// Escapes a CEF extension value: `\`, `=`, and line breaks as `\n` / `\r`.
@@ -412,7 +465,14 @@ pub fn cef_message(r: &AlertResult, version: &str) -> String {
         Some(host) => push("shost", host),
         None => {}
     }
-    push("outcome", if r.error_code.is_some() { "failure" } else { "success" });
+    push(
+        "outcome",
+        if r.error_code.is_some() {
+            "failure"
+        } else {
+            "success"
+        },
+    );
     push("cs1Label", "region");
     push("cs1", r.region.as_deref().unwrap_or("-"));
     push("cs2Label", "accountId");
@@ -461,7 +521,11 @@ pub struct SyslogHeader<'a> {
 /// time (the moment the message describes), `-` when the event has none.
 pub fn syslog_message(r: &AlertResult, format: SyslogFormat, h: &SyslogHeader<'_>) -> String {
     let pri = u16::from(h.facility) * 8 + u16::from(syslog_severity(r.risk));
-    let ts = r.event_time.as_deref().and_then(parse_event_time).map_or_else(|| "-".to_owned(), format_epoch_ms);
+    let ts = r
+        .event_time
+        .as_deref()
+        .and_then(parse_event_time)
+        .map_or_else(|| "-".to_owned(), format_epoch_ms);
     let mut sd = String::from("[trailalerts@32473");
     let params: [(&str, Option<&str>); 9] = [
         ("alert_id", Some(&r.alert_id)),

@@ -53,7 +53,10 @@ pub struct AlertResult {
 fn yes() -> bool {
     true
 }
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
 fn is_true(b: &bool) -> bool {
     *b
 }
@@ -72,7 +75,11 @@ impl AlertResult {
     /// ```
     pub fn to_json_line(&self) -> String {
         let text = serde_json::to_string(self).unwrap_or_default();
-        if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], "") } else { text }
+        if text.contains(['\n', '\r']) {
+            text.replace(['\n', '\r'], "")
+        } else {
+            text
+        }
     }
 }
 

@@ -31,7 +31,11 @@ pub struct RawRecord<'a> {
 enum State {
     Top,
     // Inside `[ … ]`; `wrapped` when the array is the value of a `Records` key.
-    Array { wrapped: bool, line: u64, index: u64 },
+    Array {
+        wrapped: bool,
+        line: u64,
+        index: u64,
+    },
     Done,
 }
 
@@ -62,8 +66,18 @@ pub struct Records<'a> {
 impl<'a> Records<'a> {
     /// Starts reading `buf` (a UTF-8 byte order mark is skipped).
     pub fn new(buf: &'a [u8]) -> Self {
-        let pos = if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
-        Self { buf, pos, state: State::Top, line_at: 0, line: 1 }
+        let pos = if buf.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        Self {
+            buf,
+            pos,
+            state: State::Top,
+            line_at: 0,
+            line: 1,
+        }
     }
 
     fn line_of(&mut self, offset: usize) -> u64 {
@@ -127,7 +141,11 @@ impl<'a> Records<'a> {
             i
         };
         i = ws(self.buf, i);
-        if !self.buf.get(i..).is_some_and(|r| r.starts_with(b"\"Records\"")) {
+        if !self
+            .buf
+            .get(i..)
+            .is_some_and(|r| r.starts_with(b"\"Records\""))
+        {
             return false;
         }
         i = ws(self.buf, i + 9);
@@ -145,7 +163,15 @@ impl<'a> Records<'a> {
     /// An error for the value starting at `start`, found at byte `at`.
     fn err(&mut self, start: usize, at: usize, record: Option<u64>, problem: String) -> EventError {
         let line = self.line_of(start);
-        EventError::new(Position { source: None, line: Some(line), record, offset: Some(at as u64) }, problem)
+        EventError::new(
+            Position {
+                source: None,
+                line: Some(line),
+                record,
+                offset: Some(at as u64),
+            },
+            problem,
+        )
     }
 
     fn next_top(&mut self) -> Option<Result<RawRecord<'a>, EventError>> {
@@ -155,13 +181,25 @@ impl<'a> Records<'a> {
             b'{' => {
                 let line = self.line_of(start);
                 if self.enter_records() {
-                    self.state = State::Array { wrapped: true, line, index: 0 };
+                    self.state = State::Array {
+                        wrapped: true,
+                        line,
+                        index: 0,
+                    };
                     return self.next();
                 }
                 match self.value_at() {
                     Ok((value, end)) => {
                         self.pos = end;
-                        Some(Ok(RawRecord { raw: value.get(), value, position: Position { line: Some(line), offset: Some(start as u64), ..Position::default() } }))
+                        Some(Ok(RawRecord {
+                            raw: value.get(),
+                            value,
+                            position: Position {
+                                line: Some(line),
+                                offset: Some(start as u64),
+                                ..Position::default()
+                            },
+                        }))
                     }
                     Err((at, msg)) => {
                         let e = self.err(start, at, None, msg);
@@ -173,19 +211,37 @@ impl<'a> Records<'a> {
             b'[' => {
                 let line = self.line_of(start);
                 self.pos += 1;
-                self.state = State::Array { wrapped: false, line, index: 0 };
+                self.state = State::Array {
+                    wrapped: false,
+                    line,
+                    index: 0,
+                };
                 self.next()
             }
             other => {
-                let what = if other.is_ascii_graphic() { format!("`{}`", other as char) } else { format!("byte 0x{other:02x}") };
-                let e = self.err(start, start, None, format!("expected a JSON object or array, found {what}"));
+                let what = if other.is_ascii_graphic() {
+                    format!("`{}`", other as char)
+                } else {
+                    format!("byte 0x{other:02x}")
+                };
+                let e = self.err(
+                    start,
+                    start,
+                    None,
+                    format!("expected a JSON object or array, found {what}"),
+                );
                 self.resync();
                 Some(Err(e))
             }
         }
     }
 
-    fn next_in_array(&mut self, wrapped: bool, line: u64, index: u64) -> Option<Result<RawRecord<'a>, EventError>> {
+    fn next_in_array(
+        &mut self,
+        wrapped: bool,
+        line: u64,
+        index: u64,
+    ) -> Option<Result<RawRecord<'a>, EventError>> {
         self.skip_ws();
         if self.peek() == Some(b',') && index > 0 {
             self.pos += 1;
@@ -203,7 +259,12 @@ impl<'a> Records<'a> {
             None => {
                 self.state = State::Done;
                 let at = self.pos;
-                return Some(Err(self.err(at, at, Some(index), "unexpected end of input inside the records array (truncated file?)".into())));
+                return Some(Err(self.err(
+                    at,
+                    at,
+                    Some(index),
+                    "unexpected end of input inside the records array (truncated file?)".into(),
+                )));
             }
             _ => {}
         }
@@ -211,17 +272,31 @@ impl<'a> Records<'a> {
         match self.value_at() {
             Ok((value, end)) => {
                 self.pos = end;
-                self.state = State::Array { wrapped, line, index: index + 1 };
+                self.state = State::Array {
+                    wrapped,
+                    line,
+                    index: index + 1,
+                };
                 Some(Ok(RawRecord {
                     raw: value.get(),
                     value,
-                    position: Position { source: None, line: Some(line), record: Some(index), offset: Some(start as u64) },
+                    position: Position {
+                        source: None,
+                        line: Some(line),
+                        record: Some(index),
+                        offset: Some(start as u64),
+                    },
                 }))
             }
             Err((at, msg)) => {
                 let skipped = self.buf.len() - start;
                 self.state = State::Done;
-                Some(Err(self.err(start, at, Some(index), format!("{msg}; the rest of this input ({skipped} bytes) was skipped"))))
+                Some(Err(self.err(
+                    start,
+                    at,
+                    Some(index),
+                    format!("{msg}; the rest of this input ({skipped} bytes) was skipped"),
+                )))
             }
         }
     }
@@ -239,24 +314,43 @@ impl<'a> Records<'a> {
                     self.pos += 1;
                     self.skip_ws();
                     // key, colon, value
-                    let ok = self.value_at().ok().map(|(_, end)| self.pos = end).is_some() && {
-                        self.skip_ws();
-                        self.peek() == Some(b':')
-                    } && {
-                        self.pos += 1;
-                        self.skip_ws();
-                        self.value_at().ok().map(|(_, end)| self.pos = end).is_some()
-                    };
+                    let ok = self
+                        .value_at()
+                        .ok()
+                        .map(|(_, end)| self.pos = end)
+                        .is_some()
+                        && {
+                            self.skip_ws();
+                            self.peek() == Some(b':')
+                        }
+                        && {
+                            self.pos += 1;
+                            self.skip_ws();
+                            self.value_at()
+                                .ok()
+                                .map(|(_, end)| self.pos = end)
+                                .is_some()
+                        };
                     if !ok {
                         let at = self.pos;
                         self.state = State::Done;
-                        return Some(Err(self.err(at, at, None, "malformed log file object after the records array".into())));
+                        return Some(Err(self.err(
+                            at,
+                            at,
+                            None,
+                            "malformed log file object after the records array".into(),
+                        )));
                     }
                 }
                 _ => {
                     let at = self.pos;
                     self.state = State::Done;
-                    return Some(Err(self.err(at, at, None, "expected `}` after the records array".into())));
+                    return Some(Err(self.err(
+                        at,
+                        at,
+                        None,
+                        "expected `}` after the records array".into(),
+                    )));
                 }
             }
         }
@@ -268,7 +362,9 @@ impl<'a> Records<'a> {
 pub fn jsonl_lines(buf: &[u8]) -> Vec<(u64, &[u8])> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (line, end) in (1u64..).zip(memchr::memchr_iter(b'\n', buf).chain(std::iter::once(buf.len()))) {
+    for (line, end) in
+        (1u64..).zip(memchr::memchr_iter(b'\n', buf).chain(std::iter::once(buf.len())))
+    {
         if let Some(l) = buf.get(start..end)
             && !l.trim_ascii().is_empty()
         {
@@ -284,7 +380,10 @@ fn offset_in(buf: &[u8], line: usize, column: usize) -> usize {
     let mut off = 0usize;
     let mut l = 1usize;
     while l < line {
-        match buf.get(off..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
+        match buf
+            .get(off..)
+            .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        {
             Some(p) => {
                 off += p + 1;
                 l += 1;
@@ -302,7 +401,11 @@ impl<'a> Iterator for Records<'a> {
         match self.state {
             State::Done => None,
             State::Top => self.next_top(),
-            State::Array { wrapped, line, index } => self.next_in_array(wrapped, line, index),
+            State::Array {
+                wrapped,
+                line,
+                index,
+            } => self.next_in_array(wrapped, line, index),
         }
     }
 }
@@ -327,10 +430,20 @@ mod tests {
     #[test]
     fn shapes() {
         assert_eq!(collect(br#"{"eventName":"A"}"#).0.len(), 1);
-        assert_eq!(collect(br#"[{"eventName":"A"}, {"eventName":"B"}]"#).0.len(), 2);
+        assert_eq!(
+            collect(br#"[{"eventName":"A"}, {"eventName":"B"}]"#)
+                .0
+                .len(),
+            2
+        );
         assert_eq!(collect(b"{\"Records\":[]}").0.len(), 0);
         assert_eq!(collect(b"").0.len(), 0);
-        assert_eq!(collect(b"\xEF\xBB\xBF{\"Records\" : [ {\"a\":1} ] , \"x\": {\"y\":[1]} }").0.len(), 1);
+        assert_eq!(
+            collect(b"\xEF\xBB\xBF{\"Records\" : [ {\"a\":1} ] , \"x\": {\"y\":[1]} }")
+                .0
+                .len(),
+            1
+        );
         // zcat of two log files: no separator at all
         let (ok, bad) = collect(br#"{"Records":[{"a":1},{"a":2}]}{"Records":[{"a":3}]}"#);
         assert_eq!((ok.len(), bad.len()), (3, 0));
@@ -351,7 +464,14 @@ mod tests {
     fn jsonl_errors_are_positioned_and_skipped() {
         let b = b"{\"a\":1}\n{\"a\":\n{\"a\":3}\n\xff\xfe\n{\"a\":\"\xff\"}\n{\"a\":5}";
         let (ok, bad) = collect(b);
-        assert_eq!(ok, vec![r#"{"a":1}"#.to_owned(), r#"{"a":3}"#.into(), r#"{"a":5}"#.into()]);
+        assert_eq!(
+            ok,
+            vec![
+                r#"{"a":1}"#.to_owned(),
+                r#"{"a":3}"#.into(),
+                r#"{"a":5}"#.into()
+            ]
+        );
         assert_eq!(bad.len(), 3, "{bad:?}");
         assert_eq!(bad[0].position().line, Some(2));
         assert_eq!(bad[1].position().line, Some(4));

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use crate::alert::{AlertDef, IgnoreDef, PathValue, Risk};
-use crate::outbox::{Delivery, DeliveryStatus, DeliveryUpdate};
 use crate::engine::Silenced;
 use crate::error::StorageError;
 use crate::event::{Event, lookup_all};
 use crate::glob::Glob;
+use crate::outbox::{Delivery, DeliveryStatus, DeliveryUpdate};
 use crate::result::AlertResult;
 use crate::threshold::ThresholdEntry;
 
@@ -77,8 +77,20 @@ pub enum SortField {
 impl SortField {
     /// Every field, in export column order.
     pub const ALL: [SortField; 14] = [
-        Self::EventTime, Self::RecordedAt, Self::Risk, Self::AlertId, Self::AlertName, Self::EventName, Self::EventSource,
-        Self::Region, Self::User, Self::SourceIp, Self::ErrorCode, Self::AccountId, Self::EventId, Self::Count,
+        Self::EventTime,
+        Self::RecordedAt,
+        Self::Risk,
+        Self::AlertId,
+        Self::AlertName,
+        Self::EventName,
+        Self::EventSource,
+        Self::Region,
+        Self::User,
+        Self::SourceIp,
+        Self::ErrorCode,
+        Self::AccountId,
+        Self::EventId,
+        Self::Count,
     ];
 
     /// The column name (as in JSON output and `--sort`).
@@ -135,7 +147,12 @@ pub fn sort_value(r: &StoredResult, field: SortField) -> SortValue {
     let res = &r.result;
     let t = |v: &Option<String>| SortValue::Text(v.clone().unwrap_or_default());
     match field {
-        SortField::EventTime => SortValue::Int(res.event_time.as_deref().and_then(crate::time::parse_event_time).unwrap_or(i64::MIN)),
+        SortField::EventTime => SortValue::Int(
+            res.event_time
+                .as_deref()
+                .and_then(crate::time::parse_event_time)
+                .unwrap_or(i64::MIN),
+        ),
         SortField::RecordedAt => SortValue::Text(r.recorded_at.clone()),
         SortField::Risk => SortValue::Int(risk_rank(res.risk)),
         SortField::AlertId => SortValue::Text(res.alert_id.clone()),
@@ -164,7 +181,11 @@ pub struct Cursor {
 impl Cursor {
     /// Encodes as an opaque string (hex of JSON).
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default().bytes().map(|b| format!("{b:02x}")).collect()
+        serde_json::to_string(self)
+            .unwrap_or_default()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Decodes a string from [`Cursor::encode`].
@@ -184,7 +205,11 @@ impl Cursor {
     /// Whether a row with `(key, id)` comes after this cursor in the given direction.
     pub fn is_before(&self, key: &SortValue, id: &str, desc: bool) -> bool {
         let ord = (key, id).cmp(&(&self.key, self.id.as_str()));
-        if desc { ord == Ordering::Less } else { ord == Ordering::Greater }
+        if desc {
+            ord == Ordering::Less
+        } else {
+            ord == Ordering::Greater
+        }
     }
 }
 
@@ -279,8 +304,17 @@ pub trait Storage {
     fn commit(&mut self, batch: &Batch<'_>) -> Result<CommitOutcome, StorageError>;
 
     /// Saves results; the same result id twice keeps the first. Returns how many were new.
-    fn save_results(&mut self, results: &[AlertResult], recorded_at: &str) -> Result<usize, StorageError> {
-        self.commit(&Batch { results, recorded_at, ..Batch::default() }).map(|o| o.new_results)
+    fn save_results(
+        &mut self,
+        results: &[AlertResult],
+        recorded_at: &str,
+    ) -> Result<usize, StorageError> {
+        self.commit(&Batch {
+            results,
+            recorded_at,
+            ..Batch::default()
+        })
+        .map(|o| o.new_results)
     }
     /// One result by id.
     fn get_result(&self, id: &str) -> Result<StoredResult, StorageError>;
@@ -289,7 +323,12 @@ pub trait Storage {
     /// How many results are stored.
     fn count_results(&self) -> Result<u64, StorageError>;
     /// Sets the notification status of a result for one channel.
-    fn set_notification_status(&mut self, result_id: &str, channel: &str, status: &str) -> Result<(), StorageError>;
+    fn set_notification_status(
+        &mut self,
+        result_id: &str,
+        channel: &str,
+        status: &str,
+    ) -> Result<(), StorageError>;
 
     /// Adds or replaces an ignore (keyed by `alert_id` and `id`).
     fn put_ignore(&mut self, ignore: &IgnoreDef) -> Result<(), StorageError>;
@@ -314,12 +353,20 @@ pub trait Storage {
     fn load_threshold_state(&self) -> Result<Vec<ThresholdEntry>, StorageError>;
     /// Replaces the saved threshold state.
     fn save_threshold_state(&mut self, entries: &[ThresholdEntry]) -> Result<(), StorageError> {
-        self.commit(&Batch { thresholds: Some(entries), ..Batch::default() }).map(|_| ())
+        self.commit(&Batch {
+            thresholds: Some(entries),
+            ..Batch::default()
+        })
+        .map(|_| ())
     }
 
     /// Records event ids as processed, with their event time (ms) for pruning.
     fn mark_processed(&mut self, ids: &[(String, i64)]) -> Result<(), StorageError> {
-        self.commit(&Batch { processed: ids, ..Batch::default() }).map(|_| ())
+        self.commit(&Batch {
+            processed: ids,
+            ..Batch::default()
+        })
+        .map(|_| ())
     }
     /// Whether an event id was processed.
     fn is_processed(&self, id: &str) -> Result<bool, StorageError>;
@@ -335,7 +382,11 @@ pub trait Storage {
     /// drops the raw event: nothing is kept beyond what delivery needs.
     fn update_delivery(&mut self, update: &DeliveryUpdate) -> Result<(), StorageError>;
     /// Deliveries in creation order, optionally of one status, at most `limit` (0: all).
-    fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> Result<Vec<Delivery>, StorageError>;
+    fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StorageError>;
     /// Makes failed deliveries (one by id, or all) pending again with a fresh attempt budget;
     /// returns how many.
     fn retry_deliveries(&mut self, id: Option<&str>, now_ms: i64) -> Result<usize, StorageError>;
@@ -352,7 +403,8 @@ pub fn apply_delivery_update(d: &mut Delivery, u: &DeliveryUpdate) {
     }
 }
 
-static NULL_RAW: std::sync::LazyLock<Arc<RawValue>> = std::sync::LazyLock::new(|| Arc::from(RawValue::NULL.to_owned()));
+static NULL_RAW: std::sync::LazyLock<Arc<RawValue>> =
+    std::sync::LazyLock::new(|| Arc::from(RawValue::NULL.to_owned()));
 
 /// Keeps everything in memory (for tests, one-shot scans and embedding).
 #[derive(Debug, Default, Clone)]
@@ -376,7 +428,9 @@ impl MemoryStorage {
 }
 
 fn glob(field: &str, p: Option<&str>) -> Result<Option<Glob>, StorageError> {
-    p.map(Glob::new).transpose().map_err(|e| StorageError::Invalid(format!("{field}: {e}")))
+    p.map(Glob::new)
+        .transpose()
+        .map_err(|e| StorageError::Invalid(format!("{field}: {e}")))
 }
 
 /// Compiled form of a [`ResultQuery`]'s filters, shared by storages that filter in Rust.
@@ -400,7 +454,11 @@ impl QueryFilter {
     pub fn new(q: &ResultQuery) -> Result<Self, StorageError> {
         let time = |field: &str, t: &Option<String>| -> Result<Option<i64>, StorageError> {
             t.as_deref()
-                .map(|s| crate::time::parse_event_time(s).ok_or_else(|| StorageError::Invalid(format!("{field}: `{s}` is not an RFC 3339 time"))))
+                .map(|s| {
+                    crate::time::parse_event_time(s).ok_or_else(|| {
+                        StorageError::Invalid(format!("{field}: `{s}` is not an RFC 3339 time"))
+                    })
+                })
                 .transpose()
         };
         let net = q
@@ -409,10 +467,20 @@ impl QueryFilter {
             .map(|s| {
                 s.parse::<ipnet::IpNet>()
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| StorageError::Invalid(format!("source_ip: `{s}` is not an IP address or CIDR")))
+                    .map_err(|_| {
+                        StorageError::Invalid(format!(
+                            "source_ip: `{s}` is not an IP address or CIDR"
+                        ))
+                    })
             })
             .transpose()?;
-        let service = q.service.as_deref().map(|s| if s.contains('.') { s.to_owned() } else { format!("{s}.amazonaws.com") });
+        let service = q.service.as_deref().map(|s| {
+            if s.contains('.') {
+                s.to_owned()
+            } else {
+                format!("{s}.amazonaws.com")
+            }
+        });
         if let Some(c) = &q.cursor {
             Cursor::decode(c)?;
         }
@@ -438,8 +506,13 @@ impl QueryFilter {
 
     /// Whether a result passes.
     pub fn matches(&self, r: &AlertResult) -> bool {
-        let g = |g: &Option<Glob>, v: Option<&str>| g.as_ref().is_none_or(|g| v.is_some_and(|v| g.is_match(v)));
-        let t = r.event_time.as_deref().and_then(crate::time::parse_event_time);
+        let g = |g: &Option<Glob>, v: Option<&str>| {
+            g.as_ref().is_none_or(|g| v.is_some_and(|v| g.is_match(v)))
+        };
+        let t = r
+            .event_time
+            .as_deref()
+            .and_then(crate::time::parse_event_time);
         (self.alert_ids.is_empty() || self.alert_ids.contains(&r.alert_id))
             && (self.risks.is_empty() || self.risks.contains(&r.risk))
             && self.since.is_none_or(|s| t.is_some_and(|t| t >= s))
@@ -450,9 +523,15 @@ impl QueryFilter {
             && g(&self.user, Some(&r.user))
             && g(&self.error_code, r.error_code.as_deref())
             && self.net.is_none_or(|n| {
-                r.source_ip.as_deref().and_then(|s| s.parse::<std::net::IpAddr>().ok()).is_some_and(|a| n.contains(&a))
+                r.source_ip
+                    .as_deref()
+                    .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+                    .is_some_and(|a| n.contains(&a))
             })
-            && self.text.as_ref().is_none_or(|t| r.raw.get().to_lowercase().contains(t.as_str()))
+            && self
+                .text
+                .as_ref()
+                .is_none_or(|t| r.raw.get().to_lowercase().contains(t.as_str()))
     }
 }
 
@@ -460,7 +539,10 @@ impl QueryFilter {
 /// cursor and limit. Storages that cannot sort natively use this; it defines the semantics.
 pub fn paginate(mut rows: Vec<StoredResult>, q: &ResultQuery) -> Result<ResultPage, StorageError> {
     let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
-    let mut keyed: Vec<(SortValue, StoredResult)> = rows.drain(..).map(|r| (sort_value(&r, q.sort), r)).collect();
+    let mut keyed: Vec<(SortValue, StoredResult)> = rows
+        .drain(..)
+        .map(|r| (sort_value(&r, q.sort), r))
+        .collect();
     keyed.sort_by(|a, b| (&a.0, &a.1.result.id).cmp(&(&b.0, &b.1.result.id)));
     if q.desc {
         keyed.reverse();
@@ -468,7 +550,10 @@ pub fn paginate(mut rows: Vec<StoredResult>, q: &ResultQuery) -> Result<ResultPa
     let mut out = Vec::new();
     let mut more = false;
     for (k, r) in keyed {
-        if cursor.as_ref().is_some_and(|c| !c.is_before(&k, &r.result.id, q.desc)) {
+        if cursor
+            .as_ref()
+            .is_some_and(|c| !c.is_before(&k, &r.result.id, q.desc))
+        {
             continue;
         }
         if q.limit > 0 && out.len() == q.limit {
@@ -478,17 +563,27 @@ pub fn paginate(mut rows: Vec<StoredResult>, q: &ResultQuery) -> Result<ResultPa
         out.push(r);
     }
     let next_cursor = if more {
-        out.last().map(|r| Cursor { key: sort_value(r, q.sort), id: r.result.id.clone() }.encode())
+        out.last().map(|r| {
+            Cursor {
+                key: sort_value(r, q.sort),
+                id: r.result.id.clone(),
+            }
+            .encode()
+        })
     } else {
         None
     };
-    Ok(ResultPage { results: out, next_cursor })
+    Ok(ResultPage {
+        results: out,
+        next_cursor,
+    })
 }
 
 /// Adds one silenced result to a stored ignore's record.
 pub fn note_silenced(ig: &mut StoredIgnore, s: &Silenced) {
     ig.silenced += 1;
-    ig.recent.insert(0, (s.alert_id.clone(), s.event_id.clone()));
+    ig.recent
+        .insert(0, (s.alert_id.clone(), s.event_id.clone()));
     ig.recent.truncate(20);
 }
 
@@ -500,11 +595,22 @@ impl Storage for MemoryStorage {
                 continue;
             }
             self.by_id.insert(r.id.clone(), self.results.len());
-            self.results.push(StoredResult { result: r.clone(), recorded_at: batch.recorded_at.to_owned(), notifications: BTreeMap::new() });
+            self.results.push(StoredResult {
+                result: r.clone(),
+                recorded_at: batch.recorded_at.to_owned(),
+                notifications: BTreeMap::new(),
+            });
             new += 1;
         }
         for s in batch.silenced {
-            let key = (if s.global { String::new() } else { s.alert_id.clone() }, s.ignore_id.clone());
+            let key = (
+                if s.global {
+                    String::new()
+                } else {
+                    s.alert_id.clone()
+                },
+                s.ignore_id.clone(),
+            );
             if let Some(ig) = self.ignores.get_mut(&key) {
                 note_silenced(ig, s);
             }
@@ -519,7 +625,11 @@ impl Storage for MemoryStorage {
             if self.deliveries.contains_key(&d.id) {
                 continue;
             }
-            if let Some(r) = self.by_id.get(&d.result_id).and_then(|&i| self.results.get_mut(i)) {
+            if let Some(r) = self
+                .by_id
+                .get(&d.result_id)
+                .and_then(|&i| self.results.get_mut(i))
+            {
                 r.notifications.insert(d.channel.clone(), d.status_text());
             }
             self.delivery_order.push(d.id.clone());
@@ -533,42 +643,79 @@ impl Storage for MemoryStorage {
             .get(id)
             .and_then(|&i| self.results.get(i))
             .cloned()
-            .ok_or_else(|| StorageError::NotFound { kind: "result", id: id.to_owned() })
+            .ok_or_else(|| StorageError::NotFound {
+                kind: "result",
+                id: id.to_owned(),
+            })
     }
 
     fn query_results(&self, q: &ResultQuery) -> Result<ResultPage, StorageError> {
         let f = QueryFilter::new(q)?;
-        paginate(self.results.iter().filter(|r| f.matches(&r.result)).cloned().collect(), q)
+        paginate(
+            self.results
+                .iter()
+                .filter(|r| f.matches(&r.result))
+                .cloned()
+                .collect(),
+            q,
+        )
     }
 
     fn count_results(&self) -> Result<u64, StorageError> {
         Ok(self.results.len() as u64)
     }
 
-    fn set_notification_status(&mut self, result_id: &str, channel: &str, status: &str) -> Result<(), StorageError> {
-        let i = *self.by_id.get(result_id).ok_or_else(|| StorageError::NotFound { kind: "result", id: result_id.to_owned() })?;
+    fn set_notification_status(
+        &mut self,
+        result_id: &str,
+        channel: &str,
+        status: &str,
+    ) -> Result<(), StorageError> {
+        let i = *self
+            .by_id
+            .get(result_id)
+            .ok_or_else(|| StorageError::NotFound {
+                kind: "result",
+                id: result_id.to_owned(),
+            })?;
         if let Some(r) = self.results.get_mut(i) {
-            r.notifications.insert(channel.to_owned(), status.to_owned());
+            r.notifications
+                .insert(channel.to_owned(), status.to_owned());
         }
         Ok(())
     }
 
     fn put_ignore(&mut self, ignore: &IgnoreDef) -> Result<(), StorageError> {
-        let key = (ignore.alert_id.clone().unwrap_or_default(), ignore.id.clone());
-        let entry = self.ignores.entry(key).or_insert_with(|| StoredIgnore { ignore: ignore.clone(), silenced: 0, recent: Vec::new() });
+        let key = (
+            ignore.alert_id.clone().unwrap_or_default(),
+            ignore.id.clone(),
+        );
+        let entry = self.ignores.entry(key).or_insert_with(|| StoredIgnore {
+            ignore: ignore.clone(),
+            silenced: 0,
+            recent: Vec::new(),
+        });
         entry.ignore = ignore.clone();
         Ok(())
     }
 
     fn list_ignores(&self, alert: Option<Option<&str>>) -> Result<Vec<StoredIgnore>, StorageError> {
-        Ok(self.ignores.values().filter(|i| alert.is_none_or(|a| i.ignore.alert_id.as_deref() == a)).cloned().collect())
+        Ok(self
+            .ignores
+            .values()
+            .filter(|i| alert.is_none_or(|a| i.ignore.alert_id.as_deref() == a))
+            .cloned()
+            .collect())
     }
 
     fn remove_ignore(&mut self, alert_id: Option<&str>, id: &str) -> Result<(), StorageError> {
         self.ignores
             .remove(&(alert_id.unwrap_or_default().to_owned(), id.to_owned()))
             .map(|_| ())
-            .ok_or_else(|| StorageError::NotFound { kind: "ignore", id: id.to_owned() })
+            .ok_or_else(|| StorageError::NotFound {
+                kind: "ignore",
+                id: id.to_owned(),
+            })
     }
 
     fn put_alert(&mut self, def: &AlertDef) -> Result<(), StorageError> {
@@ -581,7 +728,13 @@ impl Storage for MemoryStorage {
     }
 
     fn remove_alert(&mut self, id: &str) -> Result<(), StorageError> {
-        self.alerts.remove(id).map(|_| ()).ok_or_else(|| StorageError::NotFound { kind: "alert", id: id.to_owned() })
+        self.alerts
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| StorageError::NotFound {
+                kind: "alert",
+                id: id.to_owned(),
+            })
     }
 
     fn set_alert_enabled(&mut self, id: &str, enabled: bool) -> Result<(), StorageError> {
@@ -608,18 +761,38 @@ impl Storage for MemoryStorage {
     }
 
     fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StorageError> {
-        let mut due: Vec<&Delivery> =
-            self.deliveries.values().filter(|d| d.status == DeliveryStatus::Pending && d.next_attempt_ms <= now_ms).collect();
-        due.sort_by(|a, b| (a.next_attempt_ms, a.created_ms, &a.id).cmp(&(b.next_attempt_ms, b.created_ms, &b.id)));
-        Ok(due.into_iter().take(if limit == 0 { usize::MAX } else { limit }).cloned().collect())
+        let mut due: Vec<&Delivery> = self
+            .deliveries
+            .values()
+            .filter(|d| d.status == DeliveryStatus::Pending && d.next_attempt_ms <= now_ms)
+            .collect();
+        due.sort_by(|a, b| {
+            (a.next_attempt_ms, a.created_ms, &a.id).cmp(&(b.next_attempt_ms, b.created_ms, &b.id))
+        });
+        Ok(due
+            .into_iter()
+            .take(if limit == 0 { usize::MAX } else { limit })
+            .cloned()
+            .collect())
     }
 
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {
-        Ok(self.deliveries.values().filter(|d| d.status == DeliveryStatus::Pending).map(|d| d.next_attempt_ms).min())
+        Ok(self
+            .deliveries
+            .values()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+            .map(|d| d.next_attempt_ms)
+            .min())
     }
 
     fn update_delivery(&mut self, u: &DeliveryUpdate) -> Result<(), StorageError> {
-        let d = self.deliveries.get_mut(&u.id).ok_or_else(|| StorageError::NotFound { kind: "delivery", id: u.id.clone() })?;
+        let d = self
+            .deliveries
+            .get_mut(&u.id)
+            .ok_or_else(|| StorageError::NotFound {
+                kind: "delivery",
+                id: u.id.clone(),
+            })?;
         apply_delivery_update(d, u);
         let (rid, ch, text) = (d.result_id.clone(), d.channel.clone(), d.status_text());
         if let Some(r) = self.by_id.get(&rid).and_then(|&i| self.results.get_mut(i)) {
@@ -628,7 +801,11 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> Result<Vec<Delivery>, StorageError> {
+    fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StorageError> {
         Ok(self
             .delivery_order
             .iter()
@@ -641,9 +818,18 @@ impl Storage for MemoryStorage {
 
     fn retry_deliveries(&mut self, id: Option<&str>, now_ms: i64) -> Result<usize, StorageError> {
         if let Some(id) = id {
-            let d = self.deliveries.get(id).ok_or_else(|| StorageError::NotFound { kind: "delivery", id: id.to_owned() })?;
+            let d = self
+                .deliveries
+                .get(id)
+                .ok_or_else(|| StorageError::NotFound {
+                    kind: "delivery",
+                    id: id.to_owned(),
+                })?;
             if d.status != DeliveryStatus::Failed {
-                return Err(StorageError::Invalid(format!("delivery {id} is {}, not failed", d.status.as_str())));
+                return Err(StorageError::Invalid(format!(
+                    "delivery {id} is {}, not failed",
+                    d.status.as_str()
+                )));
             }
         }
         let ids: Vec<String> = self
@@ -696,8 +882,12 @@ impl IgnoreKey {
             "event" => Self::Event,
             "user" => Self::User,
             other => match other.split_once(':') {
-                Some(("request_parameter", p)) if !p.is_empty() => Self::RequestParameter(p.to_owned()),
-                Some(("response_element", p)) if !p.is_empty() => Self::ResponseElement(p.to_owned()),
+                Some(("request_parameter", p)) if !p.is_empty() => {
+                    Self::RequestParameter(p.to_owned())
+                }
+                Some(("response_element", p)) if !p.is_empty() => {
+                    Self::ResponseElement(p.to_owned())
+                }
                 _ => {
                     return Err(StorageError::Invalid(format!(
                         "`{other}` is not one of region, service, event, user, request_parameter:PATH, response_element:PATH"
@@ -735,44 +925,85 @@ fn escape_glob(s: &str) -> String {
 /// assert_eq!(ig.event.as_deref(), Some("StopLogging"));
 /// assert_eq!(ig.alert_id.as_deref(), Some("cis-4.5-cloudtrail-changes"));
 /// ```
-pub fn ignore_from_result(stored: &StoredResult, keys: &[IgnoreKey], ignore_id: &str) -> Result<IgnoreDef, StorageError> {
+pub fn ignore_from_result(
+    stored: &StoredResult,
+    keys: &[IgnoreKey],
+    ignore_id: &str,
+) -> Result<IgnoreDef, StorageError> {
     if keys.is_empty() {
-        return Err(StorageError::Invalid("choose at least one field to ignore by".into()));
+        return Err(StorageError::Invalid(
+            "choose at least one field to ignore by".into(),
+        ));
     }
-    let ev = Event::parse(stored.result.raw.get()).map_err(|e| StorageError::Invalid(format!("stored event unreadable: {e}")))?;
-    let missing = |what: &str| StorageError::Invalid(format!("the event of result `{}` has no {what}", stored.result.id));
-    let mut ig = IgnoreDef { id: ignore_id.to_owned(), alert_id: Some(stored.result.alert_id.clone()), ..IgnoreDef::default() };
-    let path_value = |root: Option<&Value>, path: &str, what: &str| -> Result<PathValue, StorageError> {
-        let segs: Vec<&str> = path.split('.').collect();
-        let mut found = Vec::new();
-        if let Some(root) = root {
-            lookup_all(root, &segs, &mut found);
-        }
-        let v = found.into_iter().find_map(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        });
-        let v = v.ok_or_else(|| missing(&format!("{what} `{path}`")))?;
-        Ok(PathValue { path: path.to_owned(), value: escape_glob(&v) })
+    let ev = Event::parse(stored.result.raw.get())
+        .map_err(|e| StorageError::Invalid(format!("stored event unreadable: {e}")))?;
+    let missing = |what: &str| {
+        StorageError::Invalid(format!(
+            "the event of result `{}` has no {what}",
+            stored.result.id
+        ))
     };
+    let mut ig = IgnoreDef {
+        id: ignore_id.to_owned(),
+        alert_id: Some(stored.result.alert_id.clone()),
+        ..IgnoreDef::default()
+    };
+    let path_value =
+        |root: Option<&Value>, path: &str, what: &str| -> Result<PathValue, StorageError> {
+            let segs: Vec<&str> = path.split('.').collect();
+            let mut found = Vec::new();
+            if let Some(root) = root {
+                lookup_all(root, &segs, &mut found);
+            }
+            let v = found.into_iter().find_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            });
+            let v = v.ok_or_else(|| missing(&format!("{what} `{path}`")))?;
+            Ok(PathValue {
+                path: path.to_owned(),
+                value: escape_glob(&v),
+            })
+        };
     for k in keys {
         match k {
-            IgnoreKey::Region => ig.region = Some(escape_glob(ev.region().ok_or_else(|| missing("region"))?)),
-            IgnoreKey::Service => ig.service = Some(escape_glob(ev.event_source().ok_or_else(|| missing("event source"))?)),
-            IgnoreKey::Event => ig.event = Some(escape_glob(ev.event_name().ok_or_else(|| missing("event name"))?)),
+            IgnoreKey::Region => {
+                ig.region = Some(escape_glob(ev.region().ok_or_else(|| missing("region"))?))
+            }
+            IgnoreKey::Service => {
+                ig.service = Some(escape_glob(
+                    ev.event_source().ok_or_else(|| missing("event source"))?,
+                ))
+            }
+            IgnoreKey::Event => {
+                ig.event = Some(escape_glob(
+                    ev.event_name().ok_or_else(|| missing("event name"))?,
+                ))
+            }
             IgnoreKey::User => {
                 let id = ev.identity();
                 let user = if id.and_then(|i| i.kind.as_deref()) == Some("Root") {
                     Some("root")
                 } else {
-                    id.and_then(|i| i.arn.as_deref().or(i.user_name.as_deref()).or(i.invoked_by.as_deref()))
+                    id.and_then(|i| {
+                        i.arn
+                            .as_deref()
+                            .or(i.user_name.as_deref())
+                            .or(i.invoked_by.as_deref())
+                    })
                 };
                 ig.user = Some(escape_glob(user.ok_or_else(|| missing("user"))?));
             }
-            IgnoreKey::RequestParameter(p) => ig.request_parameter = Some(path_value(ev.request_parameters(), p, "request parameter")?),
-            IgnoreKey::ResponseElement(p) => ig.response_element = Some(path_value(ev.response_elements(), p, "response element")?),
+            IgnoreKey::RequestParameter(p) => {
+                ig.request_parameter =
+                    Some(path_value(ev.request_parameters(), p, "request parameter")?)
+            }
+            IgnoreKey::ResponseElement(p) => {
+                ig.response_element =
+                    Some(path_value(ev.response_elements(), p, "response element")?)
+            }
         }
     }
     Ok(ig)
@@ -888,7 +1119,11 @@ pub mod export {
     /// assert_eq!(csv_cell("=cmd()"), "'=cmd()");
     /// ```
     pub fn csv_cell(s: &str) -> String {
-        let s = if s.starts_with(['=', '+', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
+        let s = if s.starts_with(['=', '+', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        };
         if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {

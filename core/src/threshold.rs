@@ -66,7 +66,12 @@ impl Default for ThresholdTracker {
 impl ThresholdTracker {
     /// A tracker holding at most `max_groups` groups (at least 1).
     pub fn new(max_groups: usize) -> Self {
-        Self { groups: HashMap::new(), max_groups: max_groups.max(1), newest: i64::MIN, evictions: 0 }
+        Self {
+            groups: HashMap::new(),
+            max_groups: max_groups.max(1),
+            newest: i64::MIN,
+            evictions: 0,
+        }
     }
 
     /// Groups dropped to keep memory bounded.
@@ -93,7 +98,14 @@ impl ThresholdTracker {
     /// assert_eq!(t.observe("a", "", 60_000, 3, 60_000).map(|f| f.count), Some(3));
     /// assert!(t.observe("a", "", 61_000, 3, 60_000).is_none()); // starts again
     /// ```
-    pub fn observe(&mut self, alert_id: &str, group: &str, t_ms: i64, count: u32, window_ms: i64) -> Option<Fired> {
+    pub fn observe(
+        &mut self,
+        alert_id: &str,
+        group: &str,
+        t_ms: i64,
+        count: u32,
+        window_ms: i64,
+    ) -> Option<Fired> {
         self.newest = self.newest.max(t_ms);
         let key = (alert_id.to_owned(), group.to_owned());
         if !self.groups.contains_key(&key) && self.groups.len() >= self.max_groups {
@@ -107,14 +119,22 @@ impl ThresholdTracker {
         let keep_from = g.latest.saturating_sub(window_ms.saturating_mul(2));
         let drop = g.times.partition_point(|&x| x < keep_from);
         g.times.drain(..drop);
-        let lo = g.times.partition_point(|&x| x < t_ms.saturating_sub(window_ms));
-        let hi = g.times.partition_point(|&x| x <= t_ms.saturating_add(window_ms));
+        let lo = g
+            .times
+            .partition_point(|&x| x < t_ms.saturating_sub(window_ms));
+        let hi = g
+            .times
+            .partition_point(|&x| x <= t_ms.saturating_add(window_ms));
         let n = hi.saturating_sub(lo);
         if n >= count as usize {
             let first_ms = g.times.get(lo).copied().unwrap_or(t_ms);
             let last_ms = g.times.get(hi.saturating_sub(1)).copied().unwrap_or(t_ms);
             g.times.clear();
-            return Some(Fired { count: u32::try_from(n).unwrap_or(u32::MAX), first_ms, last_ms });
+            return Some(Fired {
+                count: u32::try_from(n).unwrap_or(u32::MAX),
+                first_ms,
+                last_ms,
+            });
         }
         None
     }
@@ -122,12 +142,17 @@ impl ThresholdTracker {
     fn make_room(&mut self) {
         let newest = self.newest;
         let before = self.groups.len();
-        self.groups.retain(|_, g| !g.times.is_empty() && g.latest >= newest.saturating_sub(g.window_ms.saturating_mul(2)));
+        self.groups.retain(|_, g| {
+            !g.times.is_empty() && g.latest >= newest.saturating_sub(g.window_ms.saturating_mul(2))
+        });
         if self.groups.len() >= self.max_groups {
             let mut ages: Vec<i64> = self.groups.values().map(|g| g.latest).collect();
             let cut_at = (ages.len() / 10).max(1);
             ages.select_nth_unstable(cut_at.saturating_sub(1));
-            let cutoff = ages.get(cut_at.saturating_sub(1)).copied().unwrap_or(i64::MIN);
+            let cutoff = ages
+                .get(cut_at.saturating_sub(1))
+                .copied()
+                .unwrap_or(i64::MIN);
             self.groups.retain(|_, g| g.latest > cutoff);
         }
         self.evictions += (before - self.groups.len()) as u64;
@@ -144,7 +169,12 @@ impl ThresholdTracker {
             .groups
             .iter()
             .filter(|(_, g)| !g.times.is_empty())
-            .map(|((a, k), g)| ThresholdEntry { alert_id: a.clone(), group: k.clone(), times: g.times.clone(), window_ms: g.window_ms })
+            .map(|((a, k), g)| ThresholdEntry {
+                alert_id: a.clone(),
+                group: k.clone(),
+                times: g.times.clone(),
+                window_ms: g.window_ms,
+            })
             .collect();
         out.sort_by(|a, b| (&a.alert_id, &a.group).cmp(&(&b.alert_id, &b.group)));
         out
@@ -158,7 +188,14 @@ impl ThresholdTracker {
             times.sort_unstable();
             let latest = times.last().copied().unwrap_or(i64::MIN);
             self.newest = self.newest.max(latest);
-            self.groups.insert((e.alert_id, e.group), Group { times, latest, window_ms: e.window_ms });
+            self.groups.insert(
+                (e.alert_id, e.group),
+                Group {
+                    times,
+                    latest,
+                    window_ms: e.window_ms,
+                },
+            );
         }
     }
 }
@@ -173,7 +210,10 @@ mod tests {
         assert!(t.observe("a", "", 0, 2, 60_000).is_none());
         assert!(t.observe("a", "", 60_000, 2, 60_000).is_some());
         assert!(t.observe("a", "", 200_000, 2, 60_000).is_none());
-        assert!(t.observe("a", "", 260_001, 2, 60_000).is_none(), "1 ms past the window");
+        assert!(
+            t.observe("a", "", 260_001, 2, 60_000).is_none(),
+            "1 ms past the window"
+        );
     }
 
     #[test]
@@ -183,7 +223,11 @@ mod tests {
         assert!(t.observe("a", "bob", 10_000, 2, 60_000).is_none());
         assert!(t.observe("b", "alice", 10_000, 2, 60_000).is_none());
         // Out of order: an earlier event arriving later still falls in the window.
-        assert_eq!(t.observe("a", "alice", 5_000, 2, 60_000).map(|f| (f.count, f.first_ms, f.last_ms)), Some((2, 5_000, 10_000)));
+        assert_eq!(
+            t.observe("a", "alice", 5_000, 2, 60_000)
+                .map(|f| (f.count, f.first_ms, f.last_ms)),
+            Some((2, 5_000, 10_000))
+        );
     }
 
     #[test]

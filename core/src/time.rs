@@ -17,10 +17,15 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
         if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        part.iter().try_fold(0i64, |acc, d| acc.checked_mul(10)?.checked_add(i64::from(d - b'0')))
+        part.iter().try_fold(0i64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        })
     };
     let year = num(0..4)?;
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
         return None;
     }
     let month = num(5..7)?;
@@ -30,7 +35,11 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
     }
     let hour = num(11..13)?;
     let minute = num(14..16)?;
-    let (second, mut i) = if b.get(16) == Some(&b':') { (num(17..19)?, 19) } else { (0, 16) };
+    let (second, mut i) = if b.get(16) == Some(&b':') {
+        (num(17..19)?, 19)
+    } else {
+        (0, 16)
+    };
     if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
         return None;
     }
@@ -59,12 +68,24 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
         None => 0, // no zone: CloudTrail times are UTC
         Some(sign @ (b'+' | b'-')) => {
             let h = num(i + 1..i + 3)?;
-            let m = if b.get(i + 3) == Some(&b':') { num(i + 4..i + 6)? } else { num(i + 3..i + 5)? };
-            let end = if b.get(i + 3) == Some(&b':') { i + 6 } else { i + 5 };
+            let m = if b.get(i + 3) == Some(&b':') {
+                num(i + 4..i + 6)?
+            } else {
+                num(i + 3..i + 5)?
+            };
+            let end = if b.get(i + 3) == Some(&b':') {
+                i + 6
+            } else {
+                i + 5
+            };
             if end != b.len() || h > 23 || m > 59 {
                 return None;
             }
-            if *sign == b'+' { h * 60 + m } else { -(h * 60 + m) }
+            if *sign == b'+' {
+                h * 60 + m
+            } else {
+                -(h * 60 + m)
+            }
         }
         _ => return None,
     };
@@ -103,8 +124,17 @@ pub fn format_epoch_ms(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let base = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60);
-    if milli == 0 { format!("{base}Z") } else { format!("{base}.{milli:03}Z") }
+    let base = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    );
+    if milli == 0 {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{milli:03}Z")
+    }
 }
 
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
@@ -127,13 +157,25 @@ mod tests {
     #[test]
     fn formats_and_edges() {
         assert_eq!(parse_event_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_event_time("2020-09-14T01:19:40.123456Z"), parse_event_time("2020-09-14T01:19:40Z").map(|t| t + 123));
-        assert_eq!(parse_event_time("2020-09-14 01:19:40"), parse_event_time("2020-09-14T01:19:40Z"));
-        assert_eq!(parse_event_time("2024-02-29T00:00:00Z").map(format_epoch_ms), Some("2024-02-29T00:00:00Z".into()));
+        assert_eq!(
+            parse_event_time("2020-09-14T01:19:40.123456Z"),
+            parse_event_time("2020-09-14T01:19:40Z").map(|t| t + 123)
+        );
+        assert_eq!(
+            parse_event_time("2020-09-14 01:19:40"),
+            parse_event_time("2020-09-14T01:19:40Z")
+        );
+        assert_eq!(
+            parse_event_time("2024-02-29T00:00:00Z").map(format_epoch_ms),
+            Some("2024-02-29T00:00:00Z".into())
+        );
         assert_eq!(parse_event_time("2023-02-29T00:00:00Z"), None);
         assert_eq!(parse_event_time("2023-13-01T00:00:00Z"), None);
         assert_eq!(parse_event_time("2023-01-01T00:00:00Zjunk"), None);
-        assert_eq!(parse_event_time("2023-01-01T00:00:00+0100"), parse_event_time("2022-12-31T23:00:00Z"));
+        assert_eq!(
+            parse_event_time("2023-01-01T00:00:00+0100"),
+            parse_event_time("2022-12-31T23:00:00Z")
+        );
         assert_eq!(parse_event_time(""), None);
         assert_eq!(parse_event_time("1700000000"), None);
         assert_eq!(format_epoch_ms(-1), "1969-12-31T23:59:59.999Z");

@@ -1,5 +1,7 @@
 //! Shared helpers for the trailalerts integration tests: case files and paths.
 
+pub mod render_check;
+
 use std::path::{Path, PathBuf};
 
 /// The `tests/` folder of the repository.
@@ -9,7 +11,10 @@ pub fn tests_dir() -> PathBuf {
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    tests_dir().parent().map(Path::to_path_buf).unwrap_or_default()
+    tests_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Every `*.json` file below `dir`, sorted.
@@ -17,7 +22,9 @@ pub fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -1,6 +1,12 @@
 //! Runs the data-driven case files in `tests/cases/`: alerts + events + expected results, or
 //! alerts + the load error they must produce. Adding a case needs no Rust.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -58,28 +64,48 @@ fn run_case(path: &std::path::Path) -> Result<(), String> {
     let case: Case = serde_json::from_str(&text).map_err(|e| format!("bad case file: {e}"))?;
     match (&case.expect, &case.expect_error) {
         (Some(expect), None) => {
-            let mut engine = engine(&case).map_err(|e| format!("{}: engine failed to build: {e}", case.description))?;
+            let mut engine = engine(&case)
+                .map_err(|e| format!("{}: engine failed to build: {e}", case.description))?;
             let mut got = Vec::new();
             for ev in &case.events {
                 let raw = serde_json::to_string(ev).unwrap();
-                let parsed = Event::parse(&raw).map_err(|e| format!("event does not parse: {e}"))?;
+                let parsed =
+                    Event::parse(&raw).map_err(|e| format!("event does not parse: {e}"))?;
                 for r in engine.evaluate(&parsed) {
-                    got.push(Expected { alert_id: r.alert_id, event_id: r.event_id, count: r.count });
+                    got.push(Expected {
+                        alert_id: r.alert_id,
+                        event_id: r.event_id,
+                        count: r.count,
+                    });
                 }
             }
             if &got != expect {
-                return Err(format!("{}\n  expected {expect:?}\n       got {got:?}", case.description));
+                return Err(format!(
+                    "{}\n  expected {expect:?}\n       got {got:?}",
+                    case.description
+                ));
             }
             Ok(())
         }
         (None, Some(want)) => match engine(&case) {
-            Ok(_) => Err(format!("{}: expected a load error, the alerts loaded", case.description)),
+            Ok(_) => Err(format!(
+                "{}: expected a load error, the alerts loaded",
+                case.description
+            )),
             Err(e) => {
                 let msg = e.to_string();
-                if e.alert_id() != want.alert_id || e.field() != want.field || !msg.contains(&want.contains) {
+                if e.alert_id() != want.alert_id
+                    || e.field() != want.field
+                    || !msg.contains(&want.contains)
+                {
                     return Err(format!(
                         "{}: expected alert `{}` field `{}` containing `{}`, got alert `{}` field `{}`: {msg}",
-                        case.description, want.alert_id, want.field, want.contains, e.alert_id(), e.field()
+                        case.description,
+                        want.alert_id,
+                        want.field,
+                        want.contains,
+                        e.alert_id(),
+                        e.field()
                     ));
                 }
                 Ok(())
@@ -92,11 +118,24 @@ fn run_case(path: &std::path::Path) -> Result<(), String> {
 #[test]
 fn all_case_files_pass() {
     // `cases/builtin/` has its own format and runner (tests/catalog.rs).
-    let files: Vec<_> = json_files(&tests_dir().join("cases")).into_iter().filter(|f| !f.starts_with(tests_dir().join("cases/builtin"))).collect();
-    assert!(files.len() >= 20, "case files missing: found {}", files.len());
+    let files: Vec<_> = json_files(&tests_dir().join("cases"))
+        .into_iter()
+        .filter(|f| !f.starts_with(tests_dir().join("cases/builtin")))
+        .collect();
+    assert!(
+        files.len() >= 20,
+        "case files missing: found {}",
+        files.len()
+    );
     let failures: Vec<String> = files
         .iter()
         .filter_map(|f| run_case(f).err().map(|e| format!("{}: {e}", f.display())))
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }

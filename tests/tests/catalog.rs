@@ -1,6 +1,12 @@
 //! The built-in catalog: every alert has case files proving it fires on a real (or realistic)
 //! event and stays quiet on a near-miss; generated docs are current.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,7 +42,8 @@ fn corpus_event(spec: &Value) -> Value {
     } else {
         let from = from.unwrap_or_default();
         let path = tests_dir().join("data/corpus").join(from);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         corpus_record(spec, from, &text)
     };
     apply_changes(spec, &mut ev);
@@ -50,13 +57,24 @@ fn corpus_record(spec: &Value, from: &str, text: &str) -> Value {
         let name = spec["event_name"].as_str().unwrap();
         let index = spec.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
         let doc: Value = serde_json::from_str(text).unwrap();
-        doc["Records"].as_array().unwrap().iter().filter(|r| r["eventName"] == name).nth(index).cloned()
+        doc["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["eventName"] == name)
+            .nth(index)
+            .cloned()
             .unwrap_or_else(|| panic!("no {name} #{index} in {from}"))
     }
 }
 
 fn apply_changes(spec: &Value, ev: &mut Value) {
-    for p in spec.get("remove").and_then(Value::as_array).into_iter().flatten() {
+    for p in spec
+        .get("remove")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let keys: Vec<&str> = p.as_str().unwrap().split('.').collect();
         let (last, parents) = keys.split_last().unwrap();
         let mut cur = &mut *ev;
@@ -81,13 +99,20 @@ fn apply_changes(spec: &Value, ev: &mut Value) {
 
 fn results_for(alert: &str, events: &[Value]) -> usize {
     static TEMPLATE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
-    let mut engine = TEMPLATE.get_or_init(|| Engine::builder().build().unwrap()).clone();
+    let mut engine = TEMPLATE
+        .get_or_init(|| Engine::builder().build().unwrap())
+        .clone();
     assert!(engine.set_enabled(alert, true), "no built-in `{alert}`");
     let mut n = 0;
     for spec in events {
         let raw = serde_json::to_string(&corpus_event(spec)).unwrap();
-        let ev = Event::parse(&raw).unwrap_or_else(|e| panic!("{alert}: event does not parse: {e}"));
-        n += engine.evaluate(&ev).iter().filter(|r| r.alert_id == alert).count();
+        let ev =
+            Event::parse(&raw).unwrap_or_else(|e| panic!("{alert}: event does not parse: {e}"));
+        n += engine
+            .evaluate(&ev)
+            .iter()
+            .filter(|r| r.alert_id == alert)
+            .count();
     }
     n
 }
@@ -96,7 +121,8 @@ fn cases() -> BTreeMap<String, (BuiltinCase, std::path::PathBuf)> {
     json_files(&tests_dir().join("cases/builtin"))
         .into_iter()
         .map(|f| {
-            let c: BuiltinCase = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let c: BuiltinCase = serde_json::from_str(&std::fs::read_to_string(&f).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             (c.alert.clone(), (c, f))
         })
         .collect()
@@ -112,21 +138,35 @@ fn every_builtin_fires_on_its_cases_and_not_on_near_misses() {
             continue;
         };
         if case.fires.is_empty() || case.does_not_fire.is_empty() {
-            failures.push(format!("{}: needs at least one firing event and one near-miss", def.id));
+            failures.push(format!(
+                "{}: needs at least one firing event and one near-miss",
+                def.id
+            ));
         }
         let want = case.expect_results.unwrap_or(case.fires.len());
         let got = results_for(&def.id, &case.fires);
         if got != want {
-            failures.push(format!("{} ({}): {} — expected {want} results from `fires`, got {got}", def.id, file.display(), case.description));
+            failures.push(format!(
+                "{} ({}): {} — expected {want} results from `fires`, got {got}",
+                def.id,
+                file.display(),
+                case.description
+            ));
         }
         for (i, miss) in case.does_not_fire.iter().enumerate() {
             // Each near-miss alone, and all of them in sequence (thresholds).
             if results_for(&def.id, std::slice::from_ref(miss)) != 0 {
-                failures.push(format!("{}: near-miss #{i} fired — {}", def.id, case.description));
+                failures.push(format!(
+                    "{}: near-miss #{i} fired — {}",
+                    def.id, case.description
+                ));
             }
         }
         if results_for(&def.id, &case.does_not_fire) != 0 {
-            failures.push(format!("{}: the near-misses together fired — {}", def.id, case.description));
+            failures.push(format!(
+                "{}: the near-misses together fired — {}",
+                def.id, case.description
+            ));
         }
     }
     for id in cases.keys() {
@@ -142,10 +182,21 @@ fn catalog_has_the_required_ids() {
     let ids: Vec<String> = builtin_alerts().into_iter().map(|a| a.id).collect();
     assert!(ids.len() >= 30, "{} built-ins", ids.len());
     for want in [
-        "cis-4.1-unauthorized-api-calls", "cis-4.2-console-login-without-mfa", "cis-4.3-root-account-usage", "cis-4.4-iam-policy-changes",
-        "cis-4.5-cloudtrail-changes", "cis-4.6-console-auth-failures", "cis-4.7-cmk-disabled-or-deleted", "cis-4.8-s3-bucket-policy-changes",
-        "cis-4.9-config-changes", "cis-4.10-security-group-changes", "cis-4.11-nacl-changes", "cis-4.12-network-gateway-changes",
-        "cis-4.13-route-table-changes", "cis-4.14-vpc-changes", "cis-4.15-organizations-changes",
+        "cis-4.1-unauthorized-api-calls",
+        "cis-4.2-console-login-without-mfa",
+        "cis-4.3-root-account-usage",
+        "cis-4.4-iam-policy-changes",
+        "cis-4.5-cloudtrail-changes",
+        "cis-4.6-console-auth-failures",
+        "cis-4.7-cmk-disabled-or-deleted",
+        "cis-4.8-s3-bucket-policy-changes",
+        "cis-4.9-config-changes",
+        "cis-4.10-security-group-changes",
+        "cis-4.11-nacl-changes",
+        "cis-4.12-network-gateway-changes",
+        "cis-4.13-route-table-changes",
+        "cis-4.14-vpc-changes",
+        "cis-4.15-organizations-changes",
     ] {
         assert!(ids.iter().any(|i| i == want), "missing {want}");
     }
@@ -158,7 +209,10 @@ fn check_generated(rel: &str, content: &str) {
         return;
     }
     let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(current == content, "{rel} is stale: run `UPDATE_DOCS=1 cargo test -p trailalerts-tests --test catalog`");
+    assert!(
+        current == content,
+        "{rel} is stale: run `UPDATE_DOCS=1 cargo test -p trailalerts-tests --test catalog`"
+    );
 }
 
 fn md(s: &str) -> String {
@@ -189,7 +243,11 @@ fn builtin_alerts_doc_is_current() {
     }
     out.push_str("\n## Definitions\n\n");
     for a in &all {
-        out.push_str(&format!("### `{}`\n\n```json\n{}\n```\n\n", a.id, serde_json::to_string_pretty(a).unwrap()));
+        out.push_str(&format!(
+            "### `{}`\n\n```json\n{}\n```\n\n",
+            a.id,
+            serde_json::to_string_pretty(a).unwrap()
+        ));
     }
     check_generated("docs/builtin-alerts.md", &out);
 }
@@ -198,20 +256,35 @@ fn builtin_alerts_doc_is_current() {
 #[test]
 fn detection_coverage_doc_is_current() {
     let dir = tests_dir().join("data/corpus/stratus-red-team");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut rows = String::new();
     let mut detected = 0;
     for f in &files {
-        let technique = f.file_stem().unwrap().to_string_lossy().trim_start_matches("aws.").to_owned();
+        let technique = f
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("aws.")
+            .to_owned();
         let alerts = alerts_fired(f);
         // CIS 4.1 alone fires on any denied call; a technique counts as detected by a specific alert.
-        let specific: Vec<&String> = alerts.keys().filter(|a| a.as_str() != "cis-4.1-unauthorized-api-calls").collect();
+        let specific: Vec<&String> = alerts
+            .keys()
+            .filter(|a| a.as_str() != "cis-4.1-unauthorized-api-calls")
+            .collect();
         if !specific.is_empty() {
             detected += 1;
         }
         let list: Vec<String> = alerts.iter().map(|(a, n)| format!("`{a}` ×{n}")).collect();
-        rows.push_str(&format!("| {technique} | {} | {} |\n", if specific.is_empty() { "**no**" } else { "yes" }, list.join(", ")));
+        rows.push_str(&format!(
+            "| {technique} | {} | {} |\n",
+            if specific.is_empty() { "**no**" } else { "yes" },
+            list.join(", ")
+        ));
     }
     let benign = alerts_fired(&tests_dir().join("data/corpus/awsdocs_examples.jsonl"));
     let benign_total: usize = benign.values().sum();
@@ -249,7 +322,16 @@ fn otrf_section() -> String {
             }
         }
     }
-    let fmt = |m: &BTreeMap<String, usize>| if m.is_empty() { "nothing".to_owned() } else { m.iter().map(|(a, n)| format!("`{a}` ×{n}")).collect::<Vec<_>>().join(", ") };
+    let fmt = |m: &BTreeMap<String, usize>| {
+        if m.is_empty() {
+            "nothing".to_owned()
+        } else {
+            m.iter()
+                .map(|(a, n)| format!("`{a}` ×{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
     format!(
         "\n## OTRF: EC2 SSRF to S3 exfiltration\n\n\
          103 records of the CloudGoat `cloud_breach_s3` scenario: an IAM user's console reads, then the web server's instance-profile\n\
@@ -262,7 +344,8 @@ fn otrf_section() -> String {
 
 /// Agreement with the labelled Panther unit-test events of rules whose meaning a built-in shares.
 fn panther_agreement() -> String {
-    let text = std::fs::read_to_string(tests_dir().join("data/corpus/panther_mapped_cases.jsonl")).unwrap();
+    let text = std::fs::read_to_string(tests_dir().join("data/corpus/panther_mapped_cases.jsonl"))
+        .unwrap();
     let template = Engine::builder().build().unwrap();
     let mut per_rule: BTreeMap<String, (usize, usize, usize, usize)> = BTreeMap::new();
     let mut differences = Vec::new();
@@ -273,16 +356,32 @@ fn panther_agreement() -> String {
         let ev = match Event::parse(&raw) {
             Ok(ev) => ev,
             Err(e) => {
-                rejected.push(format!("- {} / {}: {}\n", case["rule_id"].as_str().unwrap(), case["test_name"].as_str().unwrap(), e));
+                rejected.push(format!(
+                    "- {} / {}: {}\n",
+                    case["rule_id"].as_str().unwrap(),
+                    case["test_name"].as_str().unwrap(),
+                    e
+                ));
                 continue;
             }
         };
         let mut engine = template.clone();
-        let fired: Vec<String> = engine.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
-        let alerts: Vec<&str> = case["alerts"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let fired: Vec<String> = engine
+            .evaluate(&ev)
+            .into_iter()
+            .map(|r| r.alert_id)
+            .collect();
+        let alerts: Vec<&str> = case["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         let ours = fired.iter().any(|f| alerts.contains(&f.as_str()));
         let expected = case["expected"].as_bool().unwrap();
-        let row = per_rule.entry(case["rule_id"].as_str().unwrap().to_owned()).or_default();
+        let row = per_rule
+            .entry(case["rule_id"].as_str().unwrap().to_owned())
+            .or_default();
         if expected {
             row.0 += 1;
             row.1 += usize::from(ours);

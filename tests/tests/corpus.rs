@@ -1,5 +1,10 @@
 //! Real CloudTrail records (tests/data/corpus, see SOURCES.md) through the reader and engine.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use std::collections::BTreeMap;
 
@@ -49,14 +54,32 @@ fn every_stratus_record_parses() {
 #[test]
 fn stratus_detonations_fire_the_matching_cis_alerts() {
     for (file, alert) in [
-        ("aws.initial-access.console-login-without-mfa.json", "cis-4.2-console-login-without-mfa"),
-        ("aws.defense-evasion.cloudtrail-stop.json", "cis-4.5-cloudtrail-changes"),
-        ("aws.defense-evasion.cloudtrail-delete.json", "cis-4.5-cloudtrail-changes"),
-        ("aws.exfiltration.ec2-security-group-open-port-22-ingress.json", "cis-4.10-security-group-changes"),
-        ("aws.persistence.iam-create-admin-user.json", "cis-4.4-iam-policy-changes"),
+        (
+            "aws.initial-access.console-login-without-mfa.json",
+            "cis-4.2-console-login-without-mfa",
+        ),
+        (
+            "aws.defense-evasion.cloudtrail-stop.json",
+            "cis-4.5-cloudtrail-changes",
+        ),
+        (
+            "aws.defense-evasion.cloudtrail-delete.json",
+            "cis-4.5-cloudtrail-changes",
+        ),
+        (
+            "aws.exfiltration.ec2-security-group-open-port-22-ingress.json",
+            "cis-4.10-security-group-changes",
+        ),
+        (
+            "aws.persistence.iam-create-admin-user.json",
+            "cis-4.4-iam-policy-changes",
+        ),
     ] {
         let (_, _, by_alert) = scan(&corpus(&format!("stratus-red-team/{file}")));
-        assert!(by_alert.get(alert).copied().unwrap_or(0) >= 1, "{file} should fire {alert}: {by_alert:?}");
+        assert!(
+            by_alert.get(alert).copied().unwrap_or(0) >= 1,
+            "{file} should fire {alert}: {by_alert:?}"
+        );
     }
 }
 
@@ -92,11 +115,21 @@ fn aws_doc_fragments_are_reported_not_fatal() {
         }
     }
     assert_eq!(good + bad_lines.len(), 36);
-    assert!(!bad_lines.is_empty() && good >= 25, "good {good}, bad at lines {bad_lines:?}");
+    assert!(
+        !bad_lines.is_empty() && good >= 25,
+        "good {good}, bad at lines {bad_lines:?}"
+    );
 }
 
 #[test]
 fn root_examples_from_aws_docs_fire_root_usage() {
     let (_, _, by_alert) = scan(&corpus("awsdocs_examples.jsonl"));
-    assert!(by_alert.get("cis-4.3-root-account-usage").copied().unwrap_or(0) >= 1, "{by_alert:?}");
+    assert!(
+        by_alert
+            .get("cis-4.3-root-account-usage")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{by_alert:?}"
+    );
 }

@@ -11,7 +11,9 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for dir in ["corpus", "regressions"] {
         let d = tests_dir().join("fuzz").join(dir).join(target);
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.file_name().is_some_and(|n| n != ".keep") && p.is_file() {
@@ -33,7 +35,10 @@ fn records_events(data: &[u8], base: &Engine) {
     let mut batch = base.clone();
     let mut b = Vec::new();
     let _ = batch.evaluate_batch_lenient(&texts, 2, &mut b);
-    assert_eq!(a.iter().map(|r| &r.id).collect::<Vec<_>>(), b.iter().map(|r| &r.id).collect::<Vec<_>>());
+    assert_eq!(
+        a.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        b.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -61,10 +66,21 @@ fn fuzz_seeds_and_regressions_replay_cleanly() {
         if let Ok(text) = std::str::from_utf8(&data)
             && let Ok(p) = FilterPattern::parse(text)
         {
-            let ev = Event::parse(r#"{"eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"No"}}"#).unwrap();
+            let ev = Event::parse(
+                r#"{"eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"No"}}"#,
+            )
+            .unwrap();
             let _ = p.matches(&ev);
         }
         n += 1;
     }
-    assert!(n >= 10, "fuzz seeds missing under {}", Path::new("tests/fuzz").display());
+    for data in inputs("render") {
+        trailalerts_tests::render_check::check(&data);
+        n += 1;
+    }
+    assert!(
+        n >= 10,
+        "fuzz seeds missing under {}",
+        Path::new("tests/fuzz").display()
+    );
 }

@@ -1,17 +1,36 @@
 //! Properties that must hold for any input (proptest).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use proptest::prelude::*;
 use trailalerts::{Engine, Event, Glob};
 
 fn escape(s: &str) -> String {
-    s.chars().flat_map(|c| if "*?[]{}\\".contains(c) { vec!['\\', c] } else { vec![c] }).collect()
+    s.chars()
+        .flat_map(|c| {
+            if "*?[]{}\\".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn user_name() -> impl Strategy<Value = String> {
     // Mix ASCII, accented and other scripts, with case variants.
-    prop::collection::vec(prop::sample::select(vec!['a', 'B', 'z', 'É', 'é', 'ß', 'Ω', 'ω', 'K', 'k', '\u{212a}', '-', '_', '.', '1', 'İ', 'i', 'Я', 'я']), 1..12)
-        .prop_map(|v| v.into_iter().collect())
+    prop::collection::vec(
+        prop::sample::select(vec![
+            'a', 'B', 'z', 'É', 'é', 'ß', 'Ω', 'ω', 'K', 'k', '\u{212a}', '-', '_', '.', '1', 'İ',
+            'i', 'Я', 'я',
+        ]),
+        1..12,
+    )
+    .prop_map(|v| v.into_iter().collect())
 }
 
 proptest! {
@@ -38,7 +57,13 @@ struct Ev {
     secs: u32,
 }
 
-const NAMES: [&str; 5] = ["CreateUser", "StopLogging", "GetObject", "AuthorizeSecurityGroupIngress", "ListBuckets"];
+const NAMES: [&str; 5] = [
+    "CreateUser",
+    "StopLogging",
+    "GetObject",
+    "AuthorizeSecurityGroupIngress",
+    "ListBuckets",
+];
 const USERS: [&str; 4] = ["alice", "bob", "ci-bot", "root"];
 
 fn ev_text(i: usize, e: &Ev) -> String {
@@ -54,7 +79,11 @@ fn ev_text(i: usize, e: &Ev) -> String {
         2 | 4 => "s3",
         _ => "ec2",
     };
-    let err = if e.error { r#","errorCode":"AccessDenied""# } else { "" };
+    let err = if e.error {
+        r#","errorCode":"AccessDenied""#
+    } else {
+        ""
+    };
     format!(
         r#"{{"eventID":"e{i}","eventTime":"2024-01-01T{:02}:{:02}:{:02}Z","eventName":"{}","eventSource":"{source}.amazonaws.com","eventType":"AwsApiCall","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","userIdentity":{identity}{err}}}"#,
         (e.secs / 3600) % 24,
@@ -65,7 +94,17 @@ fn ev_text(i: usize, e: &Ev) -> String {
 }
 
 fn events() -> impl Strategy<Value = Vec<Ev>> {
-    prop::collection::vec((0..NAMES.len(), 0..USERS.len(), any::<bool>(), 0u32..7200).prop_map(|(name, user, error, secs)| Ev { name, user, error, secs }), 0..60)
+    prop::collection::vec(
+        (0..NAMES.len(), 0..USERS.len(), any::<bool>(), 0u32..7200).prop_map(
+            |(name, user, error, secs)| Ev {
+                name,
+                user,
+                error,
+                secs,
+            },
+        ),
+        0..60,
+    )
 }
 
 const ALERTS: &str = r#"[
@@ -75,7 +114,10 @@ const ALERTS: &str = r#"[
 ]"#;
 
 fn engine(ignores: bool) -> Engine {
-    let mut b = Engine::builder().builtin(false).alerts_json(ALERTS).unwrap();
+    let mut b = Engine::builder()
+        .builtin(false)
+        .alerts_json(ALERTS)
+        .unwrap();
     if ignores {
         b = b.global_ignore(serde_json::from_str(r#"{"id":"bots","user":"ci-*"}"#).unwrap());
     }
@@ -83,7 +125,11 @@ fn engine(ignores: bool) -> Engine {
 }
 
 fn run(engine: &mut Engine, texts: &[String]) -> Vec<(String, String, Option<u32>)> {
-    texts.iter().flat_map(|t| engine.evaluate(&Event::parse(t).unwrap())).map(|r| (r.alert_id, r.event_id, r.count)).collect()
+    texts
+        .iter()
+        .flat_map(|t| engine.evaluate(&Event::parse(t).unwrap()))
+        .map(|r| (r.alert_id, r.event_id, r.count))
+        .collect()
 }
 
 proptest! {

@@ -1,12 +1,20 @@
 //! The public Rust API: bad input, state persistence, storage and notifier traits.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use trailalerts::{
-    AlertDef, Engine, Event, MemoryNotifier, MemoryStorage, Notifier, Records, ResultQuery, SortField, Storage,
+    AlertDef, Engine, Event, MemoryNotifier, MemoryStorage, Notifier, Records, ResultQuery,
+    SortField, Storage,
 };
 
 fn event(id: &str, t: &str, user: &str, error: Option<&str>) -> String {
-    let err = error.map(|e| format!(r#","errorCode":"{e}""#)).unwrap_or_default();
+    let err = error
+        .map(|e| format!(r#","errorCode":"{e}""#))
+        .unwrap_or_default();
     format!(
         r#"{{"eventID":"{id}","eventTime":"{t}","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1",
         "sourceIPAddress":"203.0.113.1","eventType":"AwsApiCall","userIdentity":{{"type":"IAMUser","userName":"{user}"}}{err}}}"#
@@ -27,11 +35,16 @@ fn half_counted_threshold_survives_a_restart() {
     let mut store = MemoryStorage::new();
     {
         let mut engine = burst_engine();
-        for (i, t) in ["2024-01-01T00:00:00Z", "2024-01-01T00:00:10Z"].iter().enumerate() {
+        for (i, t) in ["2024-01-01T00:00:00Z", "2024-01-01T00:00:10Z"]
+            .iter()
+            .enumerate()
+        {
             let raw = event(&format!("e{i}"), t, "eve", Some("AccessDenied"));
             assert!(engine.evaluate(&Event::parse(&raw).unwrap()).is_empty());
         }
-        store.save_threshold_state(&engine.threshold_state()).unwrap();
+        store
+            .save_threshold_state(&engine.threshold_state())
+            .unwrap();
     }
     let mut engine = burst_engine();
     engine.restore_threshold_state(store.load_threshold_state().unwrap());
@@ -44,17 +57,35 @@ fn half_counted_threshold_survives_a_restart() {
 #[test]
 fn replay_gives_the_same_results_in_one_batch_or_many() {
     let events: Vec<String> = (0..50)
-        .map(|i| event(&format!("e{i}"), &format!("2024-01-01T00:{:02}:{:02}Z", i / 6, (i * 10) % 60), if i % 3 == 0 { "a" } else { "b" }, Some("AccessDenied")))
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                &format!("2024-01-01T00:{:02}:{:02}Z", i / 6, (i * 10) % 60),
+                if i % 3 == 0 { "a" } else { "b" },
+                Some("AccessDenied"),
+            )
+        })
         .collect();
     let mut one = burst_engine();
-    let all: Vec<String> = events.iter().flat_map(|e| one.evaluate(&Event::parse(e).unwrap())).map(|r| r.id).collect();
+    let all: Vec<String> = events
+        .iter()
+        .flat_map(|e| one.evaluate(&Event::parse(e).unwrap()))
+        .map(|r| r.id)
+        .collect();
     let mut store = MemoryStorage::new();
     let mut many = Vec::new();
     for chunk in events.chunks(7) {
         let mut engine = burst_engine();
         engine.restore_threshold_state(store.load_threshold_state().unwrap());
-        many.extend(chunk.iter().flat_map(|e| engine.evaluate(&Event::parse(e).unwrap())).map(|r| r.id));
-        store.save_threshold_state(&engine.threshold_state()).unwrap();
+        many.extend(
+            chunk
+                .iter()
+                .flat_map(|e| engine.evaluate(&Event::parse(e).unwrap()))
+                .map(|r| r.id),
+        );
+        store
+            .save_threshold_state(&engine.threshold_state())
+            .unwrap();
     }
     assert!(!all.is_empty());
     assert_eq!(all, many);
@@ -71,18 +102,54 @@ fn storage_keeps_one_result_per_alert_and_event_and_queries() {
     let mut store = MemoryStorage::new();
     let mut results = Vec::new();
     for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
-        results.extend(engine.evaluate(&Event::parse(&event(&format!("e{i}"), &format!("2024-01-0{}T00:00:00Z", i + 1), u, None)).unwrap()));
+        results.extend(
+            engine.evaluate(
+                &Event::parse(&event(
+                    &format!("e{i}"),
+                    &format!("2024-01-0{}T00:00:00Z", i + 1),
+                    u,
+                    None,
+                ))
+                .unwrap(),
+            ),
+        );
     }
     assert_eq!(results.len(), 4);
-    assert_eq!(store.save_results(&results, "2024-02-01T00:00:00Z").unwrap(), 4);
-    assert_eq!(store.save_results(&results, "2024-02-02T00:00:00Z").unwrap(), 0, "re-read events are not stored twice");
-    let page = store.query_results(&ResultQuery { risks: vec![trailalerts::Risk::Critical], ..Default::default() }).unwrap();
+    assert_eq!(
+        store
+            .save_results(&results, "2024-02-01T00:00:00Z")
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        store
+            .save_results(&results, "2024-02-02T00:00:00Z")
+            .unwrap(),
+        0,
+        "re-read events are not stored twice"
+    );
+    let page = store
+        .query_results(&ResultQuery {
+            risks: vec![trailalerts::Risk::Critical],
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(page.results.len(), 1);
     assert_eq!(page.results[0].result.user, "bob");
-    let q = ResultQuery { sort: SortField::EventTime, desc: true, limit: 2, ..Default::default() };
+    let q = ResultQuery {
+        sort: SortField::EventTime,
+        desc: true,
+        limit: 2,
+        ..Default::default()
+    };
     let p1 = store.query_results(&q).unwrap();
     assert_eq!(p1.results[0].result.event_id, "e2");
-    let p2 = store.query_results(&ResultQuery { cursor: p1.next_cursor.clone(), ..q }).unwrap();
+    let p2 = store
+        .query_results(&ResultQuery {
+            cursor: p1.next_cursor.clone(),
+            ..q
+        })
+        .unwrap();
     assert_eq!(p2.results.len(), 2);
     assert!(p2.next_cursor.is_none());
     let one = store.get_result(&results[0].id).unwrap();
@@ -105,20 +172,41 @@ fn notifier_trait_delivers_results() {
 #[test]
 fn hostile_input_gives_errors_not_panics() {
     // 10,000-deep nesting inside an event and as a record.
-    let deep = format!(r#"{{"eventName":"X","requestParameters":{}1{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+    let deep = format!(
+        r#"{{"eventName":"X","requestParameters":{}1{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let ev = Event::parse(&deep).unwrap();
-    assert!(ev.resource_ids().is_empty(), "too deep to inspect: treated as absent");
-    let deep_record = format!("{}1{}\n{{\"eventName\":\"ok\"}}\n", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(
+        ev.resource_ids().is_empty(),
+        "too deep to inspect: treated as absent"
+    );
+    let deep_record = format!(
+        "{}1{}\n{{\"eventName\":\"ok\"}}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let recs: Vec<_> = Records::new(deep_record.as_bytes()).collect();
-    assert!(recs.iter().any(|r| r.as_ref().is_ok_and(|r| Event::parse(r.raw).is_ok())), "the good record after a hostile one is still read");
+    assert!(
+        recs.iter()
+            .any(|r| r.as_ref().is_ok_and(|r| Event::parse(r.raw).is_ok())),
+        "the good record after a hostile one is still read"
+    );
     // Wrong types for fields the engine reads.
     for (bad, field) in [
         (r#"{"eventName":1}"#, "eventName"),
         (r#"{"eventName":"X","userIdentity":[]}"#, "userIdentity"),
         (r#"{"eventName":"X","resources":"arn"}"#, "resources"),
         (r#"{"eventName":"X","eventTime":7}"#, "eventTime"),
-        (r#"{"eventName":"X","sourceIPAddress":{"ip":"1.2.3.4"}}"#, "sourceIPAddress"),
-        (r#"{"eventName":"X","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":false}}}}"#, "userIdentity.sessionContext.sessionIssuer.arn"),
+        (
+            r#"{"eventName":"X","sourceIPAddress":{"ip":"1.2.3.4"}}"#,
+            "sourceIPAddress",
+        ),
+        (
+            r#"{"eventName":"X","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":false}}}}"#,
+            "userIdentity.sessionContext.sessionIssuer.arn",
+        ),
     ] {
         let e = Event::parse(bad).unwrap_err();
         assert!(e.contains(&format!("field `{field}`")), "{bad}: {e}");
@@ -127,8 +215,13 @@ fn hostile_input_gives_errors_not_panics() {
     let ev = Event::parse(r#"{"eventName":"X","eventTime":"last tuesday"}"#).unwrap();
     assert_eq!(ev.time_ms(), None);
     // A huge single record.
-    let big = format!(r#"{{"eventName":"X","requestParameters":{{"blob":"{}"}}}}"#, "a".repeat(20_000_000));
-    let recs: Vec<_> = Records::new(big.as_bytes()).collect::<Result<_, _>>().unwrap();
+    let big = format!(
+        r#"{{"eventName":"X","requestParameters":{{"blob":"{}"}}}}"#,
+        "a".repeat(20_000_000)
+    );
+    let recs: Vec<_> = Records::new(big.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(recs.len(), 1);
     assert!(Event::parse(recs[0].raw).is_ok());
 }
@@ -144,22 +237,42 @@ fn invalid_definitions_name_alert_field_and_problem() {
 
 #[test]
 fn json_schema_lists_exactly_the_accepted_fields() {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(trailalerts_tests::repo_root().join("docs/alert.schema.json")).unwrap()).unwrap();
-    let props: Vec<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(trailalerts_tests::repo_root().join("docs/alert.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let props: Vec<String> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for p in &props {
         let v = serde_json::json!({"id": "x", "name": "x", "risk": "low", p.as_str(): null});
         if let Err(e) = AlertDef::from_value(v, &[]) {
-            assert!(!e.problem().contains("unknown field"), "schema property `{p}` is not accepted: {e}");
+            assert!(
+                !e.problem().contains("unknown field"),
+                "schema property `{p}` is not accepted: {e}"
+            );
         }
     }
     let full = AlertDef::from_value(serde_json::json!({"id":"x","name":"x","risk":"low","description":"d","enabled":false,"regions":["r"],"services":["s"],"events":["e"],
         "users":["u"],"response":"success","resources":["a"],"request_parameters":[{"path":"p"}],"response_elements":[{"path":"p"}],
         "source_ips":{"exclude_aws":true},"pattern":"{ $.a = 1 }","threshold":{"count":1,"window_seconds":1},"save_results":false,
         "notifications":[{"type":"slack"}],"ignores":[{"id":"i","user":"u"}],"references":["r"]}), &[]).unwrap();
-    let keys: Vec<String> = serde_json::to_value(&full).unwrap().as_object().unwrap().keys().cloned().collect();
+    let keys: Vec<String> = serde_json::to_value(&full)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for k in keys {
-        assert!(props.contains(&k), "field `{k}` missing from docs/alert.schema.json");
+        assert!(
+            props.contains(&k),
+            "field `{k}` missing from docs/alert.schema.json"
+        );
     }
 }
 
@@ -168,7 +281,10 @@ fn json_schema_lists_exactly_the_accepted_fields() {
 #[test]
 fn prefilter_never_changes_results() {
     let dir = trailalerts_tests::tests_dir().join("data/corpus");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("stratus-red-team")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("stratus-red-team"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.push(dir.join("awsdocs_examples.jsonl"));
     files.push(dir.join("otrf_ec2_proxy_s3_exfiltration.jsonl"));
     files.sort();
@@ -187,30 +303,51 @@ fn prefilter_never_changes_results() {
             }
         }
     }
-    let ids = |v: &[trailalerts::AlertResult]| v.iter().map(|r| (r.alert_id.clone(), r.event_id.clone(), r.count)).collect::<Vec<_>>();
+    let ids = |v: &[trailalerts::AlertResult]| {
+        v.iter()
+            .map(|r| (r.alert_id.clone(), r.event_id.clone(), r.count))
+            .collect::<Vec<_>>()
+    };
     assert!(!b.is_empty());
     assert_eq!(ids(&a), ids(&b));
     assert!(skipped > 50, "the prefilter skipped only {skipped} records");
     // The template alert (every watched call) keeps the prefilter on too.
     let mut all = Engine::builder().build().unwrap();
     all.set_enabled("security-events-any", true);
-    assert!(!all.may_match(br#"{"eventName":"DescribeInstances","eventSource":"ec2.amazonaws.com"}"#));
+    assert!(
+        !all.may_match(br#"{"eventName":"DescribeInstances","eventSource":"ec2.amazonaws.com"}"#)
+    );
 }
 
 /// A parallel batch gives exactly the results of evaluating one by one (thresholds included).
 #[test]
 fn parallel_batches_equal_sequential_evaluation() {
     let events: Vec<String> = (0..400)
-        .map(|i| event(&format!("e{i}"), &format!("2024-01-01T00:{:02}:{:02}Z", i / 60, i % 60), if i % 3 == 0 { "a" } else { "b" }, (i % 2 == 0).then_some("AccessDenied")))
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                &format!("2024-01-01T00:{:02}:{:02}Z", i / 60, i % 60),
+                if i % 3 == 0 { "a" } else { "b" },
+                (i % 2 == 0).then_some("AccessDenied"),
+            )
+        })
         .collect();
     let mut one = burst_engine();
-    let seq: Vec<String> = events.iter().flat_map(|e| one.evaluate(&Event::parse(e).unwrap())).map(|r| r.id).collect();
+    let seq: Vec<String> = events
+        .iter()
+        .flat_map(|e| one.evaluate(&Event::parse(e).unwrap()))
+        .map(|r| r.id)
+        .collect();
     for threads in [1, 2, 3, 8] {
         let mut eng = burst_engine();
         let texts: Vec<&[u8]> = events.iter().map(|e| e.as_bytes()).collect();
         let mut out = Vec::new();
         eng.evaluate_batch(&texts, threads, &mut out).unwrap();
-        assert_eq!(out.into_iter().map(|r| r.id).collect::<Vec<_>>(), seq, "threads={threads}");
+        assert_eq!(
+            out.into_iter().map(|r| r.id).collect::<Vec<_>>(),
+            seq,
+            "threads={threads}"
+        );
         assert_eq!(eng.stats().events, 400);
     }
     let mut eng = burst_engine();
@@ -245,7 +382,11 @@ fn millions_of_threshold_keys_stay_bounded() {
         engine.evaluate(&Event::parse(&raw).unwrap());
     }
     assert!(engine.threshold_state().len() <= 50_000);
-    assert!(engine.threshold_evictions() >= 950_000, "evictions: {}", engine.threshold_evictions());
+    assert!(
+        engine.threshold_evictions() >= 950_000,
+        "evictions: {}",
+        engine.threshold_evictions()
+    );
 }
 
 /// A file of a million records is read completely, in bounded time.
@@ -256,7 +397,9 @@ fn a_million_record_file_is_read() {
     let mut engine = Engine::builder().build().unwrap();
     let mut n = 0;
     for rec in Records::new(doc.as_bytes()) {
-        engine.evaluate_raw(rec.unwrap().value, &mut Vec::new()).unwrap();
+        engine
+            .evaluate_raw(rec.unwrap().value, &mut Vec::new())
+            .unwrap();
         n += 1;
     }
     assert_eq!(n, 1_000_000);

@@ -3,7 +3,17 @@
 
 use trailalerts_tests::repo_root;
 
-const ALLOWED: &[&str] = &["serde", "serde_json", "globset", "ipnet", "thiserror", "regex", "serde_path_to_error", "aho-corasick", "memchr"];
+const ALLOWED: &[&str] = &[
+    "serde",
+    "serde_json",
+    "globset",
+    "ipnet",
+    "thiserror",
+    "regex",
+    "serde_path_to_error",
+    "aho-corasick",
+    "memchr",
+];
 
 #[test]
 fn core_manifest_has_only_pure_dependencies() {
@@ -22,14 +32,37 @@ fn core_manifest_has_only_pure_dependencies() {
             deps.push(name.trim().to_owned());
         }
     }
-    assert!(deps.contains(&"serde".to_owned()), "parsed the manifest: {deps:?}");
-    let impure: Vec<&String> = deps.iter().filter(|d| !ALLOWED.contains(&d.as_str())).collect();
-    assert!(impure.is_empty(), "core/Cargo.toml has dependencies outside the pure allow-list: {impure:?}");
+    assert!(
+        deps.contains(&"serde".to_owned()),
+        "parsed the manifest: {deps:?}"
+    );
+    let impure: Vec<&String> = deps
+        .iter()
+        .filter(|d| !ALLOWED.contains(&d.as_str()))
+        .collect();
+    assert!(
+        impure.is_empty(),
+        "core/Cargo.toml has dependencies outside the pure allow-list: {impure:?}"
+    );
 }
 
 #[test]
 fn core_source_does_no_io_and_reads_no_clock() {
-    let forbidden = ["std::fs", "std::net::Tcp", "std::net::Udp", "SystemTime", "Instant::now", "std::process", "std::env", "std::io::stdin", "println!", "eprintln!", "tokio", "thread::spawn", "thread::sleep"];
+    let forbidden = [
+        "std::fs",
+        "std::net::Tcp",
+        "std::net::Udp",
+        "SystemTime",
+        "Instant::now",
+        "std::process",
+        "std::env",
+        "std::io::stdin",
+        "println!",
+        "eprintln!",
+        "tokio",
+        "thread::spawn",
+        "thread::sleep",
+    ];
     let mut hits = Vec::new();
     for entry in std::fs::read_dir(repo_root().join("core/src")).unwrap() {
         let path = entry.unwrap().path();

@@ -26,7 +26,10 @@ pub struct FileError {
 
 impl FileError {
     fn new(path: &Path, problem: impl Into<String>) -> Self {
-        Self { path: path.display().to_string(), problem: problem.into() }
+        Self {
+            path: path.display().to_string(),
+            problem: problem.into(),
+        }
     }
     /// Stable code: `io`.
     pub fn code(&self) -> &'static str {
@@ -37,7 +40,10 @@ impl FileError {
 const EXTENSIONS: &[&str] = &[".json", ".jsonl", ".ndjson", ".log", ".gz"];
 
 fn wanted(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     EXTENSIONS.iter().any(|e| name.ends_with(e))
 }
 
@@ -65,7 +71,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut usize) -> Result<(), F
     entries.sort();
     for p in entries {
         // Do not follow symlinked directories: a loop would never end.
-        let Ok(meta) = fs::symlink_metadata(&p) else { continue };
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            continue;
+        };
         if meta.is_dir() {
             walk(&p, out, skipped)?;
         } else if wanted(&p) && (meta.is_file() || fs::metadata(&p).is_ok_and(|m| m.is_file())) {
@@ -90,14 +98,24 @@ pub fn decode(data: Vec<u8>) -> (Vec<u8>, Option<String>) {
         return (data, None);
     }
     // ISIZE (the last 4 bytes) is the size mod 2^32 of the last member: a good first guess.
-    let hint = data.len().checked_sub(4).and_then(|i| data.get(i..)).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
-    let guess = hint.map_or(data.len() * 8, |h| h as usize).clamp(data.len(), 1 << 30);
+    let hint = data
+        .len()
+        .checked_sub(4)
+        .and_then(|i| data.get(i..))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes);
+    let guess = hint
+        .map_or(data.len() * 8, |h| h as usize)
+        .clamp(data.len(), 1 << 30);
     let mut out = Vec::with_capacity(guess);
     let mut dec = flate2::read::MultiGzDecoder::new(data.as_slice());
     match dec.read_to_end(&mut out) {
         Ok(_) => (out, None),
         Err(e) => {
-            let problem = format!("damaged gzip stream after {} inflated bytes ({e}); records before the damage were kept", out.len());
+            let problem = format!(
+                "damaged gzip stream after {} inflated bytes ({e}); records before the damage were kept",
+                out.len()
+            );
             (out, Some(problem))
         }
     }
@@ -182,7 +200,10 @@ pub fn scan_buffer(
         }
         for r in results.drain(..) {
             summary.results += 1;
-            *summary.results_by_alert.entry(r.alert_id.clone()).or_default() += 1;
+            *summary
+                .results_by_alert
+                .entry(r.alert_id.clone())
+                .or_default() += 1;
             on_result(r);
         }
     }
@@ -202,17 +223,22 @@ pub fn scan_paths(
     cancel: Option<&AtomicBool>,
 ) -> Result<ScanSummary, FileError> {
     let (files, skipped) = collect_files(inputs)?;
-    let mut summary = ScanSummary { skipped_entries: skipped as u64, ..ScanSummary::default() };
+    let mut summary = ScanSummary {
+        skipped_entries: skipped as u64,
+        ..ScanSummary::default()
+    };
     let total = files.len();
     // A reader thread reads and inflates the next files while this one evaluates.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, Result<(Vec<u8>, Option<String>), FileError>)>(2);
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<(PathBuf, Result<(Vec<u8>, Option<String>), FileError>)>(2);
     let stop_flag = AtomicBool::new(false);
     let stop = &stop_flag;
     std::thread::scope(|s| {
         // `tx` moves into the reader: when it finishes, the channel closes and the loop ends.
         let reader = s.spawn(move || {
             for path in files {
-                if stop.load(Ordering::Relaxed) || cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                if stop.load(Ordering::Relaxed) || cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+                {
                     break;
                 }
                 let r = read_log(&path);
@@ -233,7 +259,15 @@ pub fn scan_paths(
                         on_problem(ScanProblem::File(FileError::new(&path, problem)));
                         summary.bad_records += 1;
                     }
-                    scan_buffer(engine, &path.display().to_string(), &buf, &mut summary, on_result, on_problem, cancel);
+                    scan_buffer(
+                        engine,
+                        &path.display().to_string(),
+                        &buf,
+                        &mut summary,
+                        on_result,
+                        on_problem,
+                        cancel,
+                    );
                 }
                 Err(e) => {
                     summary.unreadable_files += 1;
@@ -270,7 +304,9 @@ mod tests {
         let (out, err) = decode(two);
         assert_eq!(out.len(), a.len() * 2);
         assert!(err.is_none());
-        let big: Vec<u8> = (0..20_000).flat_map(|i| format!("{{\"eventName\":\"E{i}\"}}\n").into_bytes()).collect();
+        let big: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{{\"eventName\":\"E{i}\"}}\n").into_bytes())
+            .collect();
         let z = gz(&big);
         let (out, err) = decode(z.get(..z.len() / 2).unwrap().to_vec());
         assert!(err.unwrap().contains("damaged gzip"));

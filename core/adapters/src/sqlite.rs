@@ -22,11 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params};
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use trailalerts::{
-    AlertDef, AlertResult, Delivery, DeliveryStatus, DeliveryUpdate, apply_delivery_update, Batch, CommitOutcome, Cursor, IgnoreDef, QueryFilter, ResultPage, ResultQuery, Risk, SortField,
-    SortValue, Storage, StorageError, StoredIgnore, StoredResult, ThresholdEntry, risk_rank, sort_value,
+    AlertDef, AlertResult, Batch, CommitOutcome, Cursor, Delivery, DeliveryStatus, DeliveryUpdate,
+    IgnoreDef, QueryFilter, ResultPage, ResultQuery, Risk, SortField, SortValue, Storage,
+    StorageError, StoredIgnore, StoredResult, ThresholdEntry, apply_delivery_update, risk_rank,
+    sort_value,
 };
 
 /// `PRAGMA application_id` of trailalerts databases ("TrAl").
@@ -142,7 +144,12 @@ fn backend(path: &Path, what: &str, e: &rusqlite::Error) -> StorageError {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::CannotOpen => {
             "cannot open the file (missing directory or no permission)".to_owned()
         }
-        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
             "the database is locked by another writer (gave up after 10 s)".to_owned()
         }
         other => other.to_string(),
@@ -151,7 +158,10 @@ fn backend(path: &Path, what: &str, e: &rusqlite::Error) -> StorageError {
 }
 
 fn json_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend(format!("{}: {what}: stored JSON unreadable: {e}", path.display()))
+    StorageError::Backend(format!(
+        "{}: {what}: stored JSON unreadable: {e}",
+        path.display()
+    ))
 }
 
 fn sort_column(f: SortField) -> &'static str {
@@ -186,7 +196,9 @@ fn parse_risk(s: &str) -> Risk {
 }
 
 fn row_to_result(row: &Row<'_>) -> rusqlite::Result<(StoredResult, String)> {
-    let opt = |i: usize| -> rusqlite::Result<Option<String>> { Ok(Some(row.get::<_, String>(i)?).filter(|s| !s.is_empty())) };
+    let opt = |i: usize| -> rusqlite::Result<Option<String>> {
+        Ok(Some(row.get::<_, String>(i)?).filter(|s| !s.is_empty()))
+    };
     let raw_text: String = row.get(17)?;
     let notifications: String = row.get(16)?;
     // Stored by `commit` from a parsed event, so it is valid JSON.
@@ -210,15 +222,25 @@ fn row_to_result(row: &Row<'_>) -> rusqlite::Result<(StoredResult, String)> {
         save: true,
         raw,
     };
-    Ok((StoredResult { result, recorded_at: row.get(15)?, notifications: BTreeMap::new() }, notifications))
+    Ok((
+        StoredResult {
+            result,
+            recorded_at: row.get(15)?,
+            notifications: BTreeMap::new(),
+        },
+        notifications,
+    ))
 }
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path`, migrating its schema forward.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let path = path.as_ref().to_path_buf();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&path, flags).map_err(|e| backend(&path, "open", &e))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| backend(&path, "open", &e))?;
         let mut s = Self { conn, path };
         s.setup()?;
         Ok(s)
@@ -228,9 +250,12 @@ impl SqliteStorage {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let path = path.as_ref().to_path_buf();
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&path, flags).map_err(|e| backend(&path, "open", &e))?;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| backend(&path, "open", &e))?;
         let s = Self { conn, path };
-        s.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| backend(&s.path, "configure", &e))?;
+        s.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| backend(&s.path, "configure", &e))?;
         let version = s.check_identity()?;
         if version != SCHEMA_VERSION {
             return Err(StorageError::Backend(format!(
@@ -249,20 +274,35 @@ impl SqliteStorage {
     /// Limits the database to `pages` pages (of 4 KiB by default): writes beyond fail as if the
     /// disk were full. For tests of full-disk behaviour.
     pub fn set_max_pages(&mut self, pages: u64) -> Result<(), StorageError> {
-        self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).map_err(|e| backend(&self.path, "limit size", &e))
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(|e| backend(&self.path, "limit size", &e))
     }
 
     /// Returns the schema version after checking the file is ours.
     fn check_identity(&self) -> Result<i64, StorageError> {
         let p = &self.path;
-        let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| backend(p, "read header", &e))?;
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| backend(p, "read header", &e))?;
+        let app: i64 = self
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| backend(p, "read header", &e))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| backend(p, "read header", &e))?;
         let tables: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| backend(p, "read schema", &e))?;
         if app != APPLICATION_ID && (app != 0 || tables > 0) {
-            return Err(StorageError::Backend(format!("{}: not a trailalerts database (it belongs to another application)", p.display())));
+            return Err(StorageError::Backend(format!(
+                "{}: not a trailalerts database (it belongs to another application)",
+                p.display()
+            )));
         }
         if version > SCHEMA_VERSION {
             return Err(StorageError::Backend(format!(
@@ -275,25 +315,43 @@ impl SqliteStorage {
 
     fn setup(&mut self) -> Result<(), StorageError> {
         let p = self.path.clone();
-        self.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| backend(&p, "configure", &e))?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| backend(&p, "configure", &e))?;
         let version = self.check_identity()?;
-        let mode: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| backend(&p, "enable WAL", &e))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| backend(&p, "enable WAL", &e))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StorageError::Backend(format!("{}: could not enable WAL (journal mode is {mode})", p.display())));
+            return Err(StorageError::Backend(format!(
+                "{}: could not enable WAL (journal mode is {mode})",
+                p.display()
+            )));
         }
-        self.conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(|e| backend(&p, "configure", &e))?;
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| backend(&p, "configure", &e))?;
         let start = usize::try_from(version).unwrap_or(0);
         if start < MIGRATIONS.len() {
-            let tx = self.conn.transaction().map_err(|e| backend(&p, "migrate", &e))?;
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
-                tx.execute_batch(sql).map_err(|e| backend(&p, &format!("migrate to schema {}", i + 1), &e))?;
-            }
-            tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"))
+            let tx = self
+                .conn
+                .transaction()
                 .map_err(|e| backend(&p, "migrate", &e))?;
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+                tx.execute_batch(sql)
+                    .map_err(|e| backend(&p, &format!("migrate to schema {}", i + 1), &e))?;
+            }
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+            ))
+            .map_err(|e| backend(&p, "migrate", &e))?;
             tx.commit().map_err(|e| backend(&p, "migrate", &e))?;
         }
         // Keeps the query planner's statistics fresh (cheap; SQLite's advice for long-lived connections).
-        self.conn.execute_batch("PRAGMA optimize = 0x10002;").map_err(|e| backend(&p, "optimize", &e))?;
+        self.conn
+            .execute_batch("PRAGMA optimize = 0x10002;")
+            .map_err(|e| backend(&p, "optimize", &e))?;
         Ok(())
     }
 
@@ -305,12 +363,26 @@ impl SqliteStorage {
         let mut wh: Vec<String> = Vec::new();
         let mut args: Vec<Box<dyn ToSql>> = Vec::new();
         if !q.alert_ids.is_empty() {
-            wh.push(format!("alert_id IN ({})", vec!["?"; q.alert_ids.len()].join(",")));
-            args.extend(q.alert_ids.iter().map(|a| Box::new(a.clone()) as Box<dyn ToSql>));
+            wh.push(format!(
+                "alert_id IN ({})",
+                vec!["?"; q.alert_ids.len()].join(",")
+            ));
+            args.extend(
+                q.alert_ids
+                    .iter()
+                    .map(|a| Box::new(a.clone()) as Box<dyn ToSql>),
+            );
         }
         if !q.risks.is_empty() {
-            wh.push(format!("risk_rank IN ({})", vec!["?"; q.risks.len()].join(",")));
-            args.extend(q.risks.iter().map(|r| Box::new(risk_rank(*r)) as Box<dyn ToSql>));
+            wh.push(format!(
+                "risk_rank IN ({})",
+                vec!["?"; q.risks.len()].join(",")
+            ));
+            args.extend(
+                q.risks
+                    .iter()
+                    .map(|r| Box::new(risk_rank(*r)) as Box<dyn ToSql>),
+            );
         }
         let (since, until) = filter.time_range();
         if let Some(s) = since {
@@ -339,11 +411,20 @@ impl SqliteStorage {
         let dir = if q.desc { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {RESULT_COLUMNS} FROM results {} ORDER BY {col} {dir}, id {dir}",
-            if wh.is_empty() { String::new() } else { format!("WHERE {}", wh.join(" AND ")) }
+            if wh.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", wh.join(" AND "))
+            }
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| backend(p, "query", &e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| backend(p, "query", &e))?;
         let refs: Vec<&dyn ToSql> = args.iter().map(AsRef::as_ref).collect();
-        let mut rows = stmt.query(refs.as_slice()).map_err(|e| backend(p, "query", &e))?;
+        let mut rows = stmt
+            .query(refs.as_slice())
+            .map_err(|e| backend(p, "query", &e))?;
         let mut out = Vec::new();
         let mut more = false;
         while let Some(row) = rows.next().map_err(|e| backend(p, "query", &e))? {
@@ -355,26 +436,56 @@ impl SqliteStorage {
                 more = true;
                 break;
             }
-            r.notifications = serde_json::from_str(&notes).map_err(|e| json_err(p, "notifications", e))?;
+            r.notifications =
+                serde_json::from_str(&notes).map_err(|e| json_err(p, "notifications", e))?;
             out.push(r);
         }
-        let next_cursor = if more { out.last().map(|r| Cursor { key: sort_value(r, q.sort), id: r.result.id.clone() }.encode()) } else { None };
-        Ok(ResultPage { results: out, next_cursor })
+        let next_cursor = if more {
+            out.last().map(|r| {
+                Cursor {
+                    key: sort_value(r, q.sort),
+                    id: r.result.id.clone(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok(ResultPage {
+            results: out,
+            next_cursor,
+        })
     }
 }
 
 /// Sets one channel's status in a result's `notifications`; false when the result is not stored.
-fn set_status(conn: &Connection, p: &Path, result_id: &str, channel: &str, status: &str) -> Result<bool, StorageError> {
+fn set_status(
+    conn: &Connection,
+    p: &Path,
+    result_id: &str,
+    channel: &str,
+    status: &str,
+) -> Result<bool, StorageError> {
     let current: Option<String> = conn
-        .query_row("SELECT notifications FROM results WHERE id = ?1", [result_id], |r| r.get(0))
+        .query_row(
+            "SELECT notifications FROM results WHERE id = ?1",
+            [result_id],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(|e| backend(p, "update notification status", &e))?;
-    let Some(current) = current else { return Ok(false) };
-    let mut map: BTreeMap<String, String> = serde_json::from_str(&current).map_err(|e| json_err(p, "notifications", e))?;
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    let mut map: BTreeMap<String, String> =
+        serde_json::from_str(&current).map_err(|e| json_err(p, "notifications", e))?;
     map.insert(channel.to_owned(), status.to_owned());
     let text = serde_json::to_string(&map).map_err(|e| json_err(p, "notifications", e))?;
-    conn.execute("UPDATE results SET notifications = ?1 WHERE id = ?2", params![text, result_id])
-        .map_err(|e| backend(p, "update notification status", &e))?;
+    conn.execute(
+        "UPDATE results SET notifications = ?1 WHERE id = ?2",
+        params![text, result_id],
+    )
+    .map_err(|e| backend(p, "update notification status", &e))?;
     Ok(true)
 }
 
@@ -422,18 +533,28 @@ fn placeholder_result() -> AlertResult {
 }
 
 impl SqliteStorage {
-    fn deliveries_where(&self, sql_where: &str, args: &[&dyn ToSql]) -> Result<Vec<Delivery>, StorageError> {
+    fn deliveries_where(
+        &self,
+        sql_where: &str,
+        args: &[&dyn ToSql],
+    ) -> Result<Vec<Delivery>, StorageError> {
         let p = &self.path;
         let mut st = self
             .conn
-            .prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"))
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"
+            ))
             .map_err(|e| backend(p, "read deliveries", &e))?;
-        let rows = st.query_map(args, row_to_delivery).map_err(|e| backend(p, "read deliveries", &e))?;
+        let rows = st
+            .query_map(args, row_to_delivery)
+            .map_err(|e| backend(p, "read deliveries", &e))?;
         let mut out = Vec::new();
         for row in rows {
             let (mut d, config, result) = row.map_err(|e| backend(p, "read deliveries", &e))?;
-            d.config = serde_json::from_str(&config).map_err(|e| json_err(p, "delivery config", e))?;
-            d.result = serde_json::from_str(&result).map_err(|e| json_err(p, "delivery result", e))?;
+            d.config =
+                serde_json::from_str(&config).map_err(|e| json_err(p, "delivery config", e))?;
+            d.result =
+                serde_json::from_str(&result).map_err(|e| json_err(p, "delivery result", e))?;
             out.push(d);
         }
         Ok(out)
@@ -447,7 +568,10 @@ fn opt_str(v: &Option<String>) -> &str {
 impl Storage for SqliteStorage {
     fn commit(&mut self, batch: &Batch<'_>) -> Result<CommitOutcome, StorageError> {
         let p = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| backend(&p, "begin batch", &e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| backend(&p, "begin batch", &e))?;
         let mut new = 0;
         {
             let mut ins = tx
@@ -458,7 +582,11 @@ impl Storage for SqliteStorage {
                 )
                 .map_err(|e| backend(&p, "store results", &e))?;
             for r in batch.results.iter().filter(|r| r.save) {
-                let t = r.event_time.as_deref().and_then(trailalerts::parse_event_time).unwrap_or(i64::MIN);
+                let t = r
+                    .event_time
+                    .as_deref()
+                    .and_then(trailalerts::parse_event_time)
+                    .unwrap_or(i64::MIN);
                 new += ins
                     .execute(params![
                         r.id,
@@ -492,13 +620,23 @@ impl Storage for SqliteStorage {
                 )
                 .map_err(|e| backend(&p, "store silenced", &e))?;
             let mut bump = tx
-                .prepare_cached("UPDATE ignores SET silenced = silenced + 1 WHERE alert_id = ?1 AND id = ?2")
+                .prepare_cached(
+                    "UPDATE ignores SET silenced = silenced + 1 WHERE alert_id = ?1 AND id = ?2",
+                )
                 .map_err(|e| backend(&p, "store silenced", &e))?;
             for s in batch.silenced {
                 let owner = if s.global { "" } else { s.alert_id.as_str() };
-                sil.execute(params![owner, s.ignore_id, s.alert_id, s.event_id, s.event_time, batch.recorded_at])
+                sil.execute(params![
+                    owner,
+                    s.ignore_id,
+                    s.alert_id,
+                    s.event_id,
+                    s.event_time,
+                    batch.recorded_at
+                ])
+                .map_err(|e| backend(&p, "store silenced", &e))?;
+                bump.execute(params![owner, s.ignore_id])
                     .map_err(|e| backend(&p, "store silenced", &e))?;
-                bump.execute(params![owner, s.ignore_id]).map_err(|e| backend(&p, "store silenced", &e))?;
             }
             if !batch.silenced.is_empty() {
                 // Keep the 20 most recent per ignore; the count lives in `ignores.silenced`.
@@ -510,10 +648,13 @@ impl Storage for SqliteStorage {
                 .map_err(|e| backend(&p, "trim silenced", &e))?;
             }
             let mut proc = tx
-                .prepare_cached("INSERT OR REPLACE INTO processed (event_id, event_time_ms) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO processed (event_id, event_time_ms) VALUES (?1, ?2)",
+                )
                 .map_err(|e| backend(&p, "store processed ids", &e))?;
             for (id, t) in batch.processed {
-                proc.execute(params![id, t]).map_err(|e| backend(&p, "store processed ids", &e))?;
+                proc.execute(params![id, t])
+                    .map_err(|e| backend(&p, "store processed ids", &e))?;
             }
             let mut del = tx
                 .prepare_cached(
@@ -522,8 +663,10 @@ impl Storage for SqliteStorage {
                 )
                 .map_err(|e| backend(&p, "store deliveries", &e))?;
             for d in batch.deliveries {
-                let config = serde_json::to_string(&d.config).map_err(|e| json_err(&p, "delivery config", e))?;
-                let result = serde_json::to_string(&d.result).map_err(|e| json_err(&p, "delivery result", e))?;
+                let config = serde_json::to_string(&d.config)
+                    .map_err(|e| json_err(&p, "delivery config", e))?;
+                let result = serde_json::to_string(&d.result)
+                    .map_err(|e| json_err(&p, "delivery result", e))?;
                 let added = del
                     .execute(params![
                         d.id,
@@ -545,13 +688,15 @@ impl Storage for SqliteStorage {
                 }
             }
             if let Some(entries) = batch.thresholds {
-                tx.execute("DELETE FROM thresholds", []).map_err(|e| backend(&p, "store thresholds", &e))?;
+                tx.execute("DELETE FROM thresholds", [])
+                    .map_err(|e| backend(&p, "store thresholds", &e))?;
                 let mut th = tx
                     .prepare_cached("INSERT INTO thresholds (alert_id, grp, times, window_ms) VALUES (?1, ?2, ?3, ?4)")
                     .map_err(|e| backend(&p, "store thresholds", &e))?;
                 for e in entries {
                     let times = serde_json::to_string(&e.times).unwrap_or_else(|_| "[]".into());
-                    th.execute(params![e.alert_id, e.group, times, e.window_ms]).map_err(|e| backend(&p, "store thresholds", &e))?;
+                    th.execute(params![e.alert_id, e.group, times, e.window_ms])
+                        .map_err(|e| backend(&p, "store thresholds", &e))?;
                 }
             }
         }
@@ -563,11 +708,21 @@ impl Storage for SqliteStorage {
         let p = &self.path;
         let row = self
             .conn
-            .query_row(&format!("SELECT {RESULT_COLUMNS} FROM results WHERE id = ?1"), [id], row_to_result)
+            .query_row(
+                &format!("SELECT {RESULT_COLUMNS} FROM results WHERE id = ?1"),
+                [id],
+                row_to_result,
+            )
             .optional()
             .map_err(|e| backend(p, "read result", &e))?;
-        let Some((mut r, notes)) = row else { return Err(StorageError::NotFound { kind: "result", id: id.to_owned() }) };
-        r.notifications = serde_json::from_str(&notes).map_err(|e| json_err(p, "notifications", e))?;
+        let Some((mut r, notes)) = row else {
+            return Err(StorageError::NotFound {
+                kind: "result",
+                id: id.to_owned(),
+            });
+        };
+        r.notifications =
+            serde_json::from_str(&notes).map_err(|e| json_err(p, "notifications", e))?;
         Ok(r)
     }
 
@@ -576,16 +731,31 @@ impl Storage for SqliteStorage {
     }
 
     fn count_results(&self) -> Result<u64, StorageError> {
-        self.conn.query_row("SELECT count(*) FROM results", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| backend(&self.path, "count", &e))
+        self.conn
+            .query_row("SELECT count(*) FROM results", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| backend(&self.path, "count", &e))
     }
 
-    fn set_notification_status(&mut self, result_id: &str, channel: &str, status: &str) -> Result<(), StorageError> {
+    fn set_notification_status(
+        &mut self,
+        result_id: &str,
+        channel: &str,
+        status: &str,
+    ) -> Result<(), StorageError> {
         let p = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| backend(&p, "update notification status", &e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| backend(&p, "update notification status", &e))?;
         if !set_status(&tx, &p, result_id, channel, status)? {
-            return Err(StorageError::NotFound { kind: "result", id: result_id.to_owned() });
+            return Err(StorageError::NotFound {
+                kind: "result",
+                id: result_id.to_owned(),
+            });
         }
-        tx.commit().map_err(|e| backend(&p, "update notification status", &e))
+        tx.commit()
+            .map_err(|e| backend(&p, "update notification status", &e))
     }
 
     fn put_ignore(&mut self, ignore: &IgnoreDef) -> Result<(), StorageError> {
@@ -602,11 +772,27 @@ impl Storage for SqliteStorage {
     fn list_ignores(&self, alert: Option<Option<&str>>) -> Result<Vec<StoredIgnore>, StorageError> {
         let p = &self.path;
         let (sql, arg) = match alert {
-            None => ("SELECT alert_id, id, def, silenced FROM ignores ORDER BY alert_id, id", None),
-            Some(a) => ("SELECT alert_id, id, def, silenced FROM ignores WHERE alert_id = ?1 ORDER BY alert_id, id", Some(a.unwrap_or(""))),
+            None => (
+                "SELECT alert_id, id, def, silenced FROM ignores ORDER BY alert_id, id",
+                None,
+            ),
+            Some(a) => (
+                "SELECT alert_id, id, def, silenced FROM ignores WHERE alert_id = ?1 ORDER BY alert_id, id",
+                Some(a.unwrap_or("")),
+            ),
         };
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| backend(p, "list ignores", &e))?;
-        let map = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?));
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| backend(p, "list ignores", &e))?;
+        let map = |r: &Row<'_>| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        };
         let rows: Vec<(String, String, String, i64)> = match arg {
             None => stmt.query_map([], map),
             Some(a) => stmt.query_map([a], map),
@@ -619,12 +805,19 @@ impl Storage for SqliteStorage {
             .map_err(|e| backend(p, "list ignores", &e))?;
         let mut out = Vec::with_capacity(rows.len());
         for (alert_id, id, def, silenced) in rows {
-            let ignore: IgnoreDef = serde_json::from_str(&def).map_err(|e| json_err(p, "ignore", e))?;
+            let ignore: IgnoreDef =
+                serde_json::from_str(&def).map_err(|e| json_err(p, "ignore", e))?;
             let recent = recent_stmt
-                .query_map(params![alert_id, id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map(params![alert_id, id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
                 .and_then(Iterator::collect)
                 .map_err(|e| backend(p, "list ignores", &e))?;
-            out.push(StoredIgnore { ignore, silenced: silenced as u64, recent });
+            out.push(StoredIgnore {
+                ignore,
+                silenced: silenced as u64,
+                recent,
+            });
         }
         Ok(out)
     }
@@ -632,13 +825,27 @@ impl Storage for SqliteStorage {
     fn remove_ignore(&mut self, alert_id: Option<&str>, id: &str) -> Result<(), StorageError> {
         let p = self.path.clone();
         let owner = alert_id.unwrap_or("");
-        let tx = self.conn.transaction().map_err(|e| backend(&p, "remove ignore", &e))?;
-        let n = tx.execute("DELETE FROM ignores WHERE alert_id = ?1 AND id = ?2", params![owner, id]).map_err(|e| backend(&p, "remove ignore", &e))?;
-        tx.execute("DELETE FROM silenced WHERE ignore_alert_id = ?1 AND ignore_id = ?2", params![owner, id])
+        let tx = self
+            .conn
+            .transaction()
             .map_err(|e| backend(&p, "remove ignore", &e))?;
+        let n = tx
+            .execute(
+                "DELETE FROM ignores WHERE alert_id = ?1 AND id = ?2",
+                params![owner, id],
+            )
+            .map_err(|e| backend(&p, "remove ignore", &e))?;
+        tx.execute(
+            "DELETE FROM silenced WHERE ignore_alert_id = ?1 AND ignore_id = ?2",
+            params![owner, id],
+        )
+        .map_err(|e| backend(&p, "remove ignore", &e))?;
         tx.commit().map_err(|e| backend(&p, "remove ignore", &e))?;
         if n == 0 {
-            return Err(StorageError::NotFound { kind: "ignore", id: id.to_owned() });
+            return Err(StorageError::NotFound {
+                kind: "ignore",
+                id: id.to_owned(),
+            });
         }
         Ok(())
     }
@@ -653,23 +860,38 @@ impl Storage for SqliteStorage {
 
     fn list_alerts(&self) -> Result<Vec<AlertDef>, StorageError> {
         let p = &self.path;
-        let mut stmt = self.conn.prepare_cached("SELECT id, def FROM alerts ORDER BY id").map_err(|e| backend(p, "list alerts", &e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, def FROM alerts ORDER BY id")
+            .map_err(|e| backend(p, "list alerts", &e))?;
         let rows: Vec<(String, String)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(Iterator::collect)
             .map_err(|e| backend(p, "list alerts", &e))?;
         rows.into_iter()
             .map(|(id, def)| {
-                let v: serde_json::Value = serde_json::from_str(&def).map_err(|e| json_err(p, &format!("alert `{id}`"), e))?;
-                AlertDef::from_value(v, &[]).map_err(|e| StorageError::Backend(format!("{}: stored alert `{id}` no longer loads: {e}", p.display())))
+                let v: serde_json::Value = serde_json::from_str(&def)
+                    .map_err(|e| json_err(p, &format!("alert `{id}`"), e))?;
+                AlertDef::from_value(v, &[]).map_err(|e| {
+                    StorageError::Backend(format!(
+                        "{}: stored alert `{id}` no longer loads: {e}",
+                        p.display()
+                    ))
+                })
             })
             .collect()
     }
 
     fn remove_alert(&mut self, id: &str) -> Result<(), StorageError> {
-        let n = self.conn.execute("DELETE FROM alerts WHERE id = ?1", [id]).map_err(|e| backend(&self.path, "remove alert", &e))?;
+        let n = self
+            .conn
+            .execute("DELETE FROM alerts WHERE id = ?1", [id])
+            .map_err(|e| backend(&self.path, "remove alert", &e))?;
         if n == 0 {
-            return Err(StorageError::NotFound { kind: "alert", id: id.to_owned() });
+            return Err(StorageError::NotFound {
+                kind: "alert",
+                id: id.to_owned(),
+            });
         }
         Ok(())
     }
@@ -686,7 +908,10 @@ impl Storage for SqliteStorage {
 
     fn alert_states(&self) -> Result<BTreeMap<String, bool>, StorageError> {
         let p = &self.path;
-        let mut stmt = self.conn.prepare_cached("SELECT id, enabled FROM alert_states").map_err(|e| backend(p, "read alert states", &e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, enabled FROM alert_states")
+            .map_err(|e| backend(p, "read alert states", &e))?;
         stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))
             .and_then(Iterator::collect)
             .map_err(|e| backend(p, "read alert states", &e))
@@ -696,7 +921,9 @@ impl Storage for SqliteStorage {
         let p = &self.path;
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT alert_id, grp, times, window_ms FROM thresholds ORDER BY alert_id, grp")
+            .prepare_cached(
+                "SELECT alert_id, grp, times, window_ms FROM thresholds ORDER BY alert_id, grp",
+            )
             .map_err(|e| backend(p, "read thresholds", &e))?;
         let rows: Vec<(String, String, String, i64)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -704,22 +931,34 @@ impl Storage for SqliteStorage {
             .map_err(|e| backend(p, "read thresholds", &e))?;
         rows.into_iter()
             .map(|(alert_id, group, times, window_ms)| {
-                let times = serde_json::from_str(&times).map_err(|e| json_err(p, "threshold times", e))?;
-                Ok(ThresholdEntry { alert_id, group, times, window_ms })
+                let times =
+                    serde_json::from_str(&times).map_err(|e| json_err(p, "threshold times", e))?;
+                Ok(ThresholdEntry {
+                    alert_id,
+                    group,
+                    times,
+                    window_ms,
+                })
             })
             .collect()
     }
 
     fn is_processed(&self, id: &str) -> Result<bool, StorageError> {
         self.conn
-            .query_row("SELECT 1 FROM processed WHERE event_id = ?1", [id], |_| Ok(()))
+            .query_row("SELECT 1 FROM processed WHERE event_id = ?1", [id], |_| {
+                Ok(())
+            })
             .optional()
             .map(|o| o.is_some())
             .map_err(|e| backend(&self.path, "read processed ids", &e))
     }
 
     fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StorageError> {
-        let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
+        let limit = if limit == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        };
         self.deliveries_where(
             "WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2",
             &[&now_ms, &limit],
@@ -728,7 +967,11 @@ impl Storage for SqliteStorage {
 
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {
         self.conn
-            .query_row("SELECT min(next_attempt_ms) FROM deliveries WHERE status = 'pending'", [], |r| r.get(0))
+            .query_row(
+                "SELECT min(next_attempt_ms) FROM deliveries WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| backend(&self.path, "read deliveries", &e))
     }
 
@@ -737,10 +980,17 @@ impl Storage for SqliteStorage {
         let mut d = self
             .deliveries_where("WHERE id = ?1", &[&u.id])?
             .pop()
-            .ok_or_else(|| StorageError::NotFound { kind: "delivery", id: u.id.clone() })?;
+            .ok_or_else(|| StorageError::NotFound {
+                kind: "delivery",
+                id: u.id.clone(),
+            })?;
         apply_delivery_update(&mut d, u);
-        let result = serde_json::to_string(&d.result).map_err(|e| json_err(&p, "delivery result", e))?;
-        let tx = self.conn.transaction().map_err(|e| backend(&p, "update delivery", &e))?;
+        let result =
+            serde_json::to_string(&d.result).map_err(|e| json_err(&p, "delivery result", e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| backend(&p, "update delivery", &e))?;
         tx.execute(
             "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_ms = ?4, last_error = ?5, result = ?6 WHERE id = ?1",
             params![u.id, u.status.as_str(), u.attempts, u.next_attempt_ms, u.last_error, result],
@@ -750,10 +1000,21 @@ impl Storage for SqliteStorage {
         tx.commit().map_err(|e| backend(&p, "update delivery", &e))
     }
 
-    fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: usize) -> Result<Vec<Delivery>, StorageError> {
-        let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
+    fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        let limit = if limit == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        };
         match status {
-            Some(s) => self.deliveries_where("WHERE status = ?1 ORDER BY seq LIMIT ?2", &[&s.as_str(), &limit]),
+            Some(s) => self.deliveries_where(
+                "WHERE status = ?1 ORDER BY seq LIMIT ?2",
+                &[&s.as_str(), &limit],
+            ),
             None => self.deliveries_where("ORDER BY seq LIMIT ?1", &[&limit]),
         }
     }
@@ -765,15 +1026,24 @@ impl Storage for SqliteStorage {
                 let d = self
                     .deliveries_where("WHERE id = ?1", &[&id])?
                     .pop()
-                    .ok_or_else(|| StorageError::NotFound { kind: "delivery", id: id.to_owned() })?;
+                    .ok_or_else(|| StorageError::NotFound {
+                        kind: "delivery",
+                        id: id.to_owned(),
+                    })?;
                 if d.status != DeliveryStatus::Failed {
-                    return Err(StorageError::Invalid(format!("delivery {id} is {}, not failed", d.status.as_str())));
+                    return Err(StorageError::Invalid(format!(
+                        "delivery {id} is {}, not failed",
+                        d.status.as_str()
+                    )));
                 }
                 vec![d]
             }
             None => self.deliveries_where("WHERE status = 'failed' ORDER BY seq", &[])?,
         };
-        let tx = self.conn.transaction().map_err(|e| backend(&p, "retry deliveries", &e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| backend(&p, "retry deliveries", &e))?;
         for d in &failed {
             tx.execute(
                 "UPDATE deliveries SET status = 'pending', attempts = 0, created_ms = ?2, next_attempt_ms = ?2, last_error = NULL WHERE id = ?1",
@@ -782,11 +1052,17 @@ impl Storage for SqliteStorage {
             .map_err(|e| backend(&p, "retry deliveries", &e))?;
             set_status(&tx, &p, &d.result_id, &d.channel, "pending")?;
         }
-        tx.commit().map_err(|e| backend(&p, "retry deliveries", &e))?;
+        tx.commit()
+            .map_err(|e| backend(&p, "retry deliveries", &e))?;
         Ok(failed.len())
     }
 
     fn prune_processed(&mut self, before_ms: i64) -> Result<usize, StorageError> {
-        self.conn.execute("DELETE FROM processed WHERE event_time_ms < ?1", [before_ms]).map_err(|e| backend(&self.path, "prune processed ids", &e))
+        self.conn
+            .execute(
+                "DELETE FROM processed WHERE event_time_ms < ?1",
+                [before_ms],
+            )
+            .map_err(|e| backend(&self.path, "prune processed ids", &e))
     }
 }

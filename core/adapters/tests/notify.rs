@@ -1,17 +1,26 @@
 //! The six notification channels against real local receivers, and the outbox's delivery
 //! guarantees (retries, Retry-After, permanent failures, restarts, slow receivers).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 mod support;
 
-use std::net::{TcpListener, UdpSocket};
 use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{HttpReceiver, Rsyslog, Smtp, free_port};
-use trailalerts::{AlertResult, Batch, Delivery, DeliveryStatus, Engine, Event, MemoryStorage, Notifier, RetryPolicy, Storage};
+use trailalerts::{
+    AlertResult, Batch, Delivery, DeliveryStatus, Engine, Event, MemoryStorage, Notifier,
+    RetryPolicy, Storage,
+};
 use trailalerts_adapters::notify::email::EmailNotifier;
 use trailalerts_adapters::notify::http::{PagerDutyNotifier, SlackNotifier};
 use trailalerts_adapters::notify::syslog::SyslogNotifier;
@@ -36,7 +45,12 @@ fn hostile_event(id: &str) -> String {
 /// Results of one alert with these notifications on `n` hostile events.
 fn results_with(notifications: Value, n: usize) -> (Engine, Vec<AlertResult>) {
     let alert = json!({"id": "new-user", "name": "IAM user created", "risk": "high", "events": ["CreateUser"], "notifications": notifications});
-    let mut engine = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
+    let mut engine = Engine::builder()
+        .builtin(false)
+        .alerts_json(&alert.to_string())
+        .unwrap()
+        .build()
+        .unwrap();
     let mut out = Vec::new();
     for i in 0..n {
         out.extend(engine.evaluate(&Event::parse(&hostile_event(&format!("ev-{i}"))).unwrap()));
@@ -46,11 +60,25 @@ fn results_with(notifications: Value, n: usize) -> (Engine, Vec<AlertResult>) {
 }
 
 fn deliveries(engine: &Engine, results: &[AlertResult]) -> Vec<Delivery> {
-    results.iter().flat_map(|r| Delivery::for_result(engine.alert(&r.alert_id).unwrap(), r, trailalerts_adapters::notify::now_ms())).collect()
+    results
+        .iter()
+        .flat_map(|r| {
+            Delivery::for_result(
+                engine.alert(&r.alert_id).unwrap(),
+                r,
+                trailalerts_adapters::notify::now_ms(),
+            )
+        })
+        .collect()
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy { max_attempts: 20, max_age_ms: 60_000, base_delay_ms: 100, max_delay_ms: 400 }
+    RetryPolicy {
+        max_attempts: 20,
+        max_age_ms: 60_000,
+        base_delay_ms: 100,
+        max_delay_ms: 400,
+    }
 }
 
 fn dispatcher() -> Dispatcher {
@@ -63,33 +91,72 @@ fn dispatcher() -> Dispatcher {
 }
 
 /// Commits results with their deliveries into a memory store and runs the dispatcher to the end.
-fn deliver(notifications: Value, n: usize) -> (Arc<Mutex<MemoryStorage>>, Vec<AlertResult>, DispatchStats) {
+fn deliver(
+    notifications: Value,
+    n: usize,
+) -> (Arc<Mutex<MemoryStorage>>, Vec<AlertResult>, DispatchStats) {
     let (engine, results) = results_with(notifications, n);
     let ds = deliveries(&engine, &results);
     let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    store.lock().unwrap().commit(&Batch { results: &results, deliveries: &ds, recorded_at: "2024-08-02T09:00:00Z", ..Batch::default() }).unwrap();
-    let stats = dispatcher().spawn(store.clone()).finish(Duration::from_secs(20));
+    store
+        .lock()
+        .unwrap()
+        .commit(&Batch {
+            results: &results,
+            deliveries: &ds,
+            recorded_at: "2024-08-02T09:00:00Z",
+            ..Batch::default()
+        })
+        .unwrap();
+    let stats = dispatcher()
+        .spawn(store.clone())
+        .finish(Duration::from_secs(20));
     (store, results, stats)
 }
 
 #[test]
 fn slack_message_is_delivered_with_attacker_text_inert() {
     let rx = HttpReceiver::start();
-    let (store, results, stats) = deliver(json!([{"type": "slack", "webhook_url": rx.url("/services/T0/B0/SECRETTOKEN")}]), 1);
-    assert_eq!((stats.delivered, stats.failed, stats.pending), (1, 0, 0), "{stats:?}");
+    let (store, results, stats) = deliver(
+        json!([{"type": "slack", "webhook_url": rx.url("/services/T0/B0/SECRETTOKEN")}]),
+        1,
+    );
+    assert_eq!(
+        (stats.delivered, stats.failed, stats.pending),
+        (1, 0, 0),
+        "{stats:?}"
+    );
     let reqs = rx.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0]["path"], "/services/T0/B0/SECRETTOKEN");
     assert_eq!(reqs[0]["headers"]["content-type"], "application/json");
     let body: Value = serde_json::from_str(reqs[0]["body"].as_str().unwrap()).unwrap();
     let all = body.to_string();
-    for bad in ["<!channel>", "<@U123>", "<http://evil.example|click>", "<!here>", "<b>"] {
-        assert!(!all.contains(bad), "Slack markup {bad} reached the message: {all}");
+    for bad in [
+        "<!channel>",
+        "<@U123>",
+        "<http://evil.example|click>",
+        "<!here>",
+        "<b>",
+    ] {
+        assert!(
+            !all.contains(bad),
+            "Slack markup {bad} reached the message: {all}"
+        );
     }
-    assert!(all.contains("&lt;!channel&gt;"), "escaped mention shown as text: {all}");
+    assert!(
+        all.contains("&lt;!channel&gt;"),
+        "escaped mention shown as text: {all}"
+    );
     assert!(body["text"].as_str().unwrap().contains("IAM user created"));
     // Readable: alert, risk, who, what, where, when, source IP.
-    for want in ["HIGH", "iam:CreateUser", "account 123456789012 in us-east-1", "2024-08-02T08:53:24Z", "203.0.113.9"] {
+    for want in [
+        "HIGH",
+        "iam:CreateUser",
+        "account 123456789012 in us-east-1",
+        "2024-08-02T08:53:24Z",
+        "203.0.113.9",
+    ] {
         assert!(all.contains(want), "{want} missing from {all}");
     }
     let stored = store.lock().unwrap().get_result(&results[0].id).unwrap();
@@ -99,13 +166,30 @@ fn slack_message_is_delivered_with_attacker_text_inert() {
 #[test]
 fn pagerduty_trigger_has_severity_dedup_key_and_details() {
     let rx = HttpReceiver::start();
-    let (_, results, stats) = deliver(json!([{"type": "pagerduty", "routing_key": "R0UTINGKEY0123456789abcdef012345", "url": rx.url("/v2/enqueue")}]), 2);
+    let (_, results, stats) = deliver(
+        json!([{"type": "pagerduty", "routing_key": "R0UTINGKEY0123456789abcdef012345", "url": rx.url("/v2/enqueue")}]),
+        2,
+    );
     assert_eq!(stats.delivered, 2, "{stats:?}");
-    let mut bodies: Vec<Value> = rx.requests().iter().map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap()).collect();
+    let mut bodies: Vec<Value> = rx
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
     bodies.sort_by_key(|b| b["dedup_key"].as_str().unwrap().to_owned());
-    let mut want: Vec<String> = results.iter().map(|r| format!("trailalerts-{}", r.id)).collect();
+    let mut want: Vec<String> = results
+        .iter()
+        .map(|r| format!("trailalerts-{}", r.id))
+        .collect();
     want.sort();
-    assert_eq!(bodies.iter().map(|b| b["dedup_key"].as_str().unwrap().to_owned()).collect::<Vec<_>>(), want, "one stable dedup key per result");
+    assert_eq!(
+        bodies
+            .iter()
+            .map(|b| b["dedup_key"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        want,
+        "one stable dedup key per result"
+    );
     let b = &bodies[0];
     assert_eq!(b["routing_key"], "R0UTINGKEY0123456789abcdef012345");
     assert_eq!(b["event_action"], "trigger");
@@ -121,8 +205,15 @@ fn pagerduty_trigger_has_severity_dedup_key_and_details() {
 fn a_400_fails_at_once_and_is_visible_on_the_result() {
     let rx = HttpReceiver::start();
     rx.control(json!({"status": 400}));
-    let (store, results, stats) = deliver(json!([{"type": "slack", "webhook_url": rx.url("/hook/SECRET")}]), 1);
-    assert_eq!((stats.attempts, stats.failed), (1, 1), "no retry after a 400: {stats:?}");
+    let (store, results, stats) = deliver(
+        json!([{"type": "slack", "webhook_url": rx.url("/hook/SECRET")}]),
+        1,
+    );
+    assert_eq!(
+        (stats.attempts, stats.failed),
+        (1, 1),
+        "no retry after a 400: {stats:?}"
+    );
     let s = store.lock().unwrap();
     let status = &s.get_result(&results[0].id).unwrap().notifications["slack"];
     assert!(status.starts_with("failed: HTTP 400"), "{status}");
@@ -136,7 +227,10 @@ fn a_400_fails_at_once_and_is_visible_on_the_result() {
 fn server_errors_and_429_are_retried_honouring_retry_after() {
     let rx = HttpReceiver::start();
     rx.control(json!({"status": 429, "retry_after": "1", "times": 1}));
-    let (_, _, stats) = deliver(json!([{"type": "slack", "webhook_url": rx.url("/hook")}]), 1);
+    let (_, _, stats) = deliver(
+        json!([{"type": "slack", "webhook_url": rx.url("/hook")}]),
+        1,
+    );
     assert_eq!((stats.delivered, stats.retried), (1, 1), "{stats:?}");
     let reqs = rx.requests();
     assert_eq!(reqs.len(), 2);
@@ -145,34 +239,76 @@ fn server_errors_and_429_are_retried_honouring_retry_after() {
 
     let rx = HttpReceiver::start();
     rx.control(json!({"status": 503, "times": 2}));
-    let (_, _, stats) = deliver(json!([{"type": "pagerduty", "routing_key": "k", "url": rx.url("/v2/enqueue")}]), 1);
-    assert_eq!((stats.delivered, stats.retried, stats.attempts), (1, 2, 3), "{stats:?}");
+    let (_, _, stats) = deliver(
+        json!([{"type": "pagerduty", "routing_key": "k", "url": rx.url("/v2/enqueue")}]),
+        1,
+    );
+    assert_eq!(
+        (stats.delivered, stats.retried, stats.attempts),
+        (1, 2, 3),
+        "{stats:?}"
+    );
 }
 
 #[test]
 fn receiver_down_then_up_gets_each_notification_exactly_once() {
     let port = free_port();
-    let (engine, results) = results_with(json!([{"type": "slack", "webhook_url": format!("http://127.0.0.1:{port}/hook")}]), 3);
+    let (engine, results) = results_with(
+        json!([{"type": "slack", "webhook_url": format!("http://127.0.0.1:{port}/hook")}]),
+        3,
+    );
     let ds = deliveries(&engine, &results);
     let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    store.lock().unwrap().commit(&Batch { results: &results, deliveries: &ds, recorded_at: "t", ..Batch::default() }).unwrap();
+    store
+        .lock()
+        .unwrap()
+        .commit(&Batch {
+            results: &results,
+            deliveries: &ds,
+            recorded_at: "t",
+            ..Batch::default()
+        })
+        .unwrap();
     let handle = dispatcher().spawn(store.clone());
     // Nothing listens yet: wait until every delivery has failed at least once.
     let start = Instant::now();
-    while store.lock().unwrap().list_deliveries(Some(DeliveryStatus::Pending), 0).unwrap().iter().any(|d| d.attempts == 0) {
+    while store
+        .lock()
+        .unwrap()
+        .list_deliveries(Some(DeliveryStatus::Pending), 0)
+        .unwrap()
+        .iter()
+        .any(|d| d.attempts == 0)
+    {
         assert!(start.elapsed() < Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(20));
     }
     let rx = HttpReceiver::start_on(port);
     let stats = handle.finish(Duration::from_secs(20));
-    assert_eq!((stats.delivered, stats.failed, stats.pending), (3, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.delivered, stats.failed, stats.pending),
+        (3, 0, 0),
+        "{stats:?}"
+    );
     assert!(stats.retried >= 3);
-    let mut ids: Vec<String> = rx.requests().iter().map(|r| serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap()["text"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = rx
+        .requests()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(ids.len(), 3, "each delivered once");
     ids.dedup();
     let s = store.lock().unwrap();
     for r in &results {
-        assert_eq!(s.get_result(&r.id).unwrap().notifications["slack"], "delivered");
+        assert_eq!(
+            s.get_result(&r.id).unwrap().notifications["slack"],
+            "delivered"
+        );
     }
 }
 
@@ -180,10 +316,22 @@ fn receiver_down_then_up_gets_each_notification_exactly_once() {
 fn a_slow_receiver_does_not_block_evaluation() {
     let rx = HttpReceiver::start();
     rx.control(json!({"delay": 3.0}));
-    let (mut engine, first) = results_with(json!([{"type": "slack", "webhook_url": rx.url("/hook")}]), 1);
+    let (mut engine, first) = results_with(
+        json!([{"type": "slack", "webhook_url": rx.url("/hook")}]),
+        1,
+    );
     let store = Arc::new(Mutex::new(MemoryStorage::new()));
     let ds = deliveries(&engine, &first);
-    store.lock().unwrap().commit(&Batch { results: &first, deliveries: &ds, recorded_at: "t", ..Batch::default() }).unwrap();
+    store
+        .lock()
+        .unwrap()
+        .commit(&Batch {
+            results: &first,
+            deliveries: &ds,
+            recorded_at: "t",
+            ..Batch::default()
+        })
+        .unwrap();
     let handle = dispatcher().per_channel(2).spawn(store.clone());
     handle.wake();
     while rx.stats().0 == 0 {
@@ -193,12 +341,24 @@ fn a_slow_receiver_does_not_block_evaluation() {
     for i in 0..200 {
         let rs = engine.evaluate(&Event::parse(&hostile_event(&format!("more-{i}"))).unwrap());
         let ds = deliveries(&engine, &rs);
-        store.lock().unwrap().commit(&Batch { results: &rs, deliveries: &ds, recorded_at: "t", ..Batch::default() }).unwrap();
+        store
+            .lock()
+            .unwrap()
+            .commit(&Batch {
+                results: &rs,
+                deliveries: &ds,
+                recorded_at: "t",
+                ..Batch::default()
+            })
+            .unwrap();
         handle.wake();
     }
     let (_, finished_during) = rx.stats();
     assert_eq!(store.lock().unwrap().count_results().unwrap(), 201);
-    assert_eq!(finished_during, 0, "200 evaluations and commits completed while the sends were stalled");
+    assert_eq!(
+        finished_during, 0,
+        "200 evaluations and commits completed while the sends were stalled"
+    );
     rx.control(json!({}));
     let stats = handle.finish(Duration::from_secs(60));
     assert_eq!(stats.delivered, 201, "{stats:?}");
@@ -209,27 +369,53 @@ fn pending_deliveries_survive_a_restart() {
     let rx = HttpReceiver::start();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("alerts.db");
-    let (engine, results) = results_with(json!([{"type": "slack", "webhook_url": rx.url("/hook")}, {"type": "pagerduty", "routing_key": "k", "url": rx.url("/pd")}]), 2);
+    let (engine, results) = results_with(
+        json!([{"type": "slack", "webhook_url": rx.url("/hook")}, {"type": "pagerduty", "routing_key": "k", "url": rx.url("/pd")}]),
+        2,
+    );
     {
         // The process records results and their outbox, then dies before sending anything.
         let mut s = SqliteStorage::open(&db).unwrap();
         let ds = deliveries(&engine, &results);
-        s.commit(&Batch { results: &results, deliveries: &ds, recorded_at: "t", ..Batch::default() }).unwrap();
-        assert_eq!(s.get_result(&results[0].id).unwrap().notifications["slack"], "pending");
+        s.commit(&Batch {
+            results: &results,
+            deliveries: &ds,
+            recorded_at: "t",
+            ..Batch::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.get_result(&results[0].id).unwrap().notifications["slack"],
+            "pending"
+        );
     }
     let store = Arc::new(Mutex::new(SqliteStorage::open(&db).unwrap()));
-    let stats = dispatcher().spawn(store.clone()).finish(Duration::from_secs(20));
+    let stats = dispatcher()
+        .spawn(store.clone())
+        .finish(Duration::from_secs(20));
     assert_eq!(stats.delivered, 4, "{stats:?}");
     assert_eq!(rx.requests().len(), 4);
     let s = store.lock().unwrap();
     for r in &results {
         let n = s.get_result(&r.id).unwrap().notifications;
-        assert_eq!((n["slack"].as_str(), n["pagerduty"].as_str()), ("delivered", "delivered"));
+        assert_eq!(
+            (n["slack"].as_str(), n["pagerduty"].as_str()),
+            ("delivered", "delivered")
+        );
     }
     // Re-reading the same events (e.g. a redelivered queue message) does not notify again.
     drop(s);
     let again = deliveries(&engine, &results);
-    store.lock().unwrap().commit(&Batch { results: &results, deliveries: &again, recorded_at: "t", ..Batch::default() }).unwrap();
+    store
+        .lock()
+        .unwrap()
+        .commit(&Batch {
+            results: &results,
+            deliveries: &again,
+            recorded_at: "t",
+            ..Batch::default()
+        })
+        .unwrap();
     let stats = dispatcher().spawn(store).finish(Duration::from_secs(5));
     assert_eq!(stats.attempts, 0);
     assert_eq!(rx.requests().len(), 4);
@@ -240,17 +426,41 @@ fn save_results_false_still_notifies_and_keeps_only_the_summary() {
     let rx = HttpReceiver::start();
     let alert = json!({"id": "n", "name": "N", "risk": "low", "events": ["CreateUser"], "save_results": false,
                        "notifications": [{"type": "slack", "webhook_url": rx.url("/hook")}]});
-    let mut engine = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
+    let mut engine = Engine::builder()
+        .builtin(false)
+        .alerts_json(&alert.to_string())
+        .unwrap()
+        .build()
+        .unwrap();
     let results = engine.evaluate(&Event::parse(&hostile_event("e1")).unwrap());
     let ds = deliveries(&engine, &results);
     let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    store.lock().unwrap().commit(&Batch { results: &results, deliveries: &ds, recorded_at: "t", ..Batch::default() }).unwrap();
-    let stats = dispatcher().spawn(store.clone()).finish(Duration::from_secs(10));
+    store
+        .lock()
+        .unwrap()
+        .commit(&Batch {
+            results: &results,
+            deliveries: &ds,
+            recorded_at: "t",
+            ..Batch::default()
+        })
+        .unwrap();
+    let stats = dispatcher()
+        .spawn(store.clone())
+        .finish(Duration::from_secs(10));
     assert_eq!(stats.delivered, 1);
     let s = store.lock().unwrap();
-    assert_eq!(s.count_results().unwrap(), 0, "the result itself is not saved");
+    assert_eq!(
+        s.count_results().unwrap(),
+        0,
+        "the result itself is not saved"
+    );
     let kept = s.list_deliveries(None, 0).unwrap();
-    assert_eq!(kept[0].result.raw.get(), "null", "the raw event is dropped once delivered");
+    assert_eq!(
+        kept[0].result.raw.get(),
+        "null",
+        "the raw event is dropped once delivered"
+    );
 }
 
 fn syslog_results(format: &str) -> (Vec<AlertResult>, Value) {
@@ -270,13 +480,28 @@ fn syslog_messages_are_single_line_rfc5424_with_escaped_structured_data() {
         assert!(msg.starts_with("<163>1 2024-08-02T08:53:24Z "), "{msg}");
         let sd_start = msg.find("[trailalerts@32473 ").unwrap();
         let header: Vec<&str> = msg[..sd_start].split(' ').collect();
-        assert_eq!(header.len(), 7, "PRI+VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID and SD: {header:?}");
+        assert_eq!(
+            header.len(),
+            7,
+            "PRI+VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID and SD: {header:?}"
+        );
         assert_eq!((header[3], header[5]), ("trailalerts", "new-user"));
         assert!(msg.contains(r#"user="evil<!channel> <@U123> <http://evil.example|click> `x` <b>&  Bcc: victim@example.com |cef=1\\ \]\"""#), "{msg}");
         if format == "cef" {
             let cef = &msg[msg.find("CEF:0|").unwrap()..];
             let header_fields: Vec<&str> = cef.splitn(8, '|').collect();
-            assert_eq!(&header_fields[..7], ["CEF:0", "trailalerts", "trailalerts", env!("CARGO_PKG_VERSION"), "new-user", "IAM user created", "8"]);
+            assert_eq!(
+                &header_fields[..7],
+                [
+                    "CEF:0",
+                    "trailalerts",
+                    "trailalerts",
+                    env!("CARGO_PKG_VERSION"),
+                    "new-user",
+                    "IAM user created",
+                    "8"
+                ]
+            );
             assert!(cef.contains(r"suser=evil<!channel> <@U123> <http://evil.example|click> `x` <b>&\r\nBcc: victim@example.com\n|cef\=1\\ ]"), "{cef}");
             assert!(cef.contains("src=203.0.113.9"));
         }
@@ -325,7 +550,12 @@ fn syslog_over_udp_and_tcp_reaches_a_listener() {
     }
     // Nothing listening: a retryable error.
     let closed = free_port();
-    let err = n.send(&results[0], &json!({"type": "syslog", "address": format!("tcp://127.0.0.1:{closed}")})).unwrap_err();
+    let err = n
+        .send(
+            &results[0],
+            &json!({"type": "syslog", "address": format!("tcp://127.0.0.1:{closed}")}),
+        )
+        .unwrap_err();
     assert!(err.retryable, "{err}");
 }
 
@@ -348,15 +578,39 @@ fn rsyslog_parses_every_format() {
         assert_eq!(p["app"], "trailalerts", "{p}");
         assert_eq!(p["msgid"], "new-user", "{p}");
         assert_eq!(p["pri"], "131", "{p}");
-        assert!(p["timestamp"].as_str().unwrap().starts_with("2024-08-02T08:53:24"), "{p}");
+        assert!(
+            p["timestamp"]
+                .as_str()
+                .unwrap()
+                .starts_with("2024-08-02T08:53:24"),
+            "{p}"
+        );
         let sd = p["sd"].as_str().unwrap();
-        assert!(sd.starts_with("[trailalerts@32473 alert_id=\"new-user\" risk=\"high\""), "{sd}");
-        assert!(sd.contains(r#"account_id="123456789012""#) && sd.ends_with(']'), "{sd}");
+        assert!(
+            sd.starts_with("[trailalerts@32473 alert_id=\"new-user\" risk=\"high\""),
+            "{sd}"
+        );
+        assert!(
+            sd.contains(r#"account_id="123456789012""#) && sd.ends_with(']'),
+            "{sd}"
+        );
         let msg = p["msg"].as_str().unwrap();
-        assert!(msg.contains("IAM user created") || msg.contains("CEF:0|") || msg.contains("\"alert_id\":\"new-user\""), "{msg}");
+        assert!(
+            msg.contains("IAM user created")
+                || msg.contains("CEF:0|")
+                || msg.contains("\"alert_id\":\"new-user\""),
+            "{msg}"
+        );
     }
-    let json_msgs: Vec<Value> = parsed.iter().filter_map(|p| serde_json::from_str(p["msg"].as_str().unwrap().trim()).ok()).collect();
-    assert_eq!(json_msgs.len(), 2, "the JSON format arrives as parseable JSON over UDP and TCP");
+    let json_msgs: Vec<Value> = parsed
+        .iter()
+        .filter_map(|p| serde_json::from_str(p["msg"].as_str().unwrap().trim()).ok())
+        .collect();
+    assert_eq!(
+        json_msgs.len(),
+        2,
+        "the JSON format arrives as parseable JSON over UDP and TCP"
+    );
     assert_eq!(json_msgs[0]["user"], HOSTILE);
 }
 
@@ -373,14 +627,31 @@ fn email_has_safe_headers_and_both_bodies() {
     assert_eq!(m["from"], "alerts@example.com");
     assert_eq!(m["to"], "soc@example.com, oncall@example.com");
     let subject = m["subject"].as_str().unwrap();
-    assert!(subject.starts_with("[HIGH] IAM user created: evil"), "{subject}");
+    assert!(
+        subject.starts_with("[HIGH] IAM user created: evil"),
+        "{subject}"
+    );
     assert!(!subject.contains(['\r', '\n']));
-    let names: Vec<String> = m["headers"].as_array().unwrap().iter().map(|h| h[0].as_str().unwrap().to_ascii_lowercase()).collect();
-    assert!(!names.contains(&"bcc".to_owned()), "CRLF in a user name must not add headers: {names:?}");
+    let names: Vec<String> = m["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert!(
+        !names.contains(&"bcc".to_owned()),
+        "CRLF in a user name must not add headers: {names:?}"
+    );
     let text = m["text"].as_str().unwrap();
-    assert!(text.contains("iam:CreateUser") && text.contains(&results[0].id), "{text}");
+    assert!(
+        text.contains("iam:CreateUser") && text.contains(&results[0].id),
+        "{text}"
+    );
     let html = m["html"].as_str().unwrap();
-    assert!(html.contains("&lt;b&gt;") && !html.contains("<b>&"), "HTML escaped: {html}");
+    assert!(
+        html.contains("&lt;b&gt;") && !html.contains("<b>&"),
+        "HTML escaped: {html}"
+    );
 }
 
 #[test]

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use trailalerts::export::{self, Column};
-use trailalerts::{AlertDef, IgnoreDef, IgnoreKey, PathValue, ResultQuery, Risk, SortField, Storage, ignore_from_result};
+use trailalerts::{
+    AlertDef, IgnoreDef, IgnoreKey, PathValue, ResultQuery, Risk, SortField, Storage,
+    ignore_from_result,
+};
 
 use crate::{Fatal, Format, load_alerts, now, open_db, print_json};
 
@@ -95,30 +98,49 @@ struct SearchArgs {
 }
 
 fn parse_risk(s: &str) -> Result<Risk, Fatal> {
-    s.parse::<Risk>().map_err(|e| Fatal(2, format!("--risk: {e}")))
+    s.parse::<Risk>()
+        .map_err(|e| Fatal(2, format!("--risk: {e}")))
 }
 
 pub fn results(a: ResultsArgs) -> Result<ExitCode, Fatal> {
     if let Some(ResultsCommand::Show { id, db }) = a.command {
         let store = open_db(&db.db)?;
-        let r = store.get_result(&id).map_err(|e| Fatal(if e.code() == "not_found" { 2 } else { 1 }, e.to_string()))?;
+        let r = store
+            .get_result(&id)
+            .map_err(|e| Fatal(if e.code() == "not_found" { 2 } else { 1 }, e.to_string()))?;
         let mut v = serde_json::to_value(&r).map_err(|e| Fatal(1, e.to_string()))?;
         // Pretty-print the raw event as an object, not a string of JSON.
         if let Some(obj) = v.as_object_mut() {
-            obj.insert("raw".into(), serde_json::from_str(r.result.raw.get()).unwrap_or(serde_json::Value::Null));
+            obj.insert(
+                "raw".into(),
+                serde_json::from_str(r.result.raw.get()).unwrap_or(serde_json::Value::Null),
+            );
         }
         return print_json(&v);
     }
     let s = a.search;
-    let Some(db) = &s.db else { return Err(Fatal(2, "results needs --db PATH".into())) };
+    let Some(db) = &s.db else {
+        return Err(Fatal(2, "results needs --db PATH".into()));
+    };
     let store = open_db(db)?;
-    let sort = SortField::parse(&s.sort).ok_or_else(|| Fatal(2, format!("--sort: unknown column `{}`", s.sort)))?;
+    let sort = SortField::parse(&s.sort)
+        .ok_or_else(|| Fatal(2, format!("--sort: unknown column `{}`", s.sort)))?;
     let columns: Vec<Column> = if s.columns.is_empty() {
         match s.output {
-            Format::Table => ["event_time", "risk", "alert_id", "event_name", "user", "region", "source_ip", "count", "id"]
-                .iter()
-                .filter_map(|c| Column::parse(c))
-                .collect(),
+            Format::Table => [
+                "event_time",
+                "risk",
+                "alert_id",
+                "event_name",
+                "user",
+                "region",
+                "source_ip",
+                "count",
+                "id",
+            ]
+            .iter()
+            .filter_map(|c| Column::parse(c))
+            .collect(),
             Format::Jsonl => {
                 let mut c = Column::defaults();
                 c.push(Column::Raw);
@@ -127,11 +149,20 @@ pub fn results(a: ResultsArgs) -> Result<ExitCode, Fatal> {
             Format::Csv => Column::defaults(),
         }
     } else {
-        s.columns.iter().map(|c| Column::parse(c).ok_or_else(|| Fatal(2, format!("--columns: unknown column `{c}`")))).collect::<Result<_, _>>()?
+        s.columns
+            .iter()
+            .map(|c| {
+                Column::parse(c).ok_or_else(|| Fatal(2, format!("--columns: unknown column `{c}`")))
+            })
+            .collect::<Result<_, _>>()?
     };
     let q = ResultQuery {
         alert_ids: s.alerts.clone(),
-        risks: s.risks.iter().map(|r| parse_risk(r)).collect::<Result<_, _>>()?,
+        risks: s
+            .risks
+            .iter()
+            .map(|r| parse_risk(r))
+            .collect::<Result<_, _>>()?,
         since: s.since.clone(),
         until: s.until.clone(),
         region: s.region.clone(),
@@ -146,7 +177,12 @@ pub fn results(a: ResultsArgs) -> Result<ExitCode, Fatal> {
         limit: s.limit,
         cursor: s.cursor.clone(),
     };
-    let page = store.query_results(&q).map_err(|e| Fatal(if e.code() == "invalid_request" { 2 } else { 1 }, e.to_string()))?;
+    let page = store.query_results(&q).map_err(|e| {
+        Fatal(
+            if e.code() == "invalid_request" { 2 } else { 1 },
+            e.to_string(),
+        )
+    })?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     use std::io::Write;
@@ -251,9 +287,24 @@ pub struct IgnoreFields {
 /// A readable id from the fields an ignore sets, e.g. `event-CreateUser-user-ci-bot`.
 fn derived_ignore_id(f: &IgnoreFields) -> String {
     let mut parts = Vec::new();
-    for (k, v) in [("region", &f.region), ("service", &f.service), ("event", &f.event), ("user", &f.user), ("identity", &f.identity_type)] {
+    for (k, v) in [
+        ("region", &f.region),
+        ("service", &f.service),
+        ("event", &f.event),
+        ("user", &f.user),
+        ("identity", &f.identity_type),
+    ] {
         if let Some(v) = v {
-            let clean: String = v.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+            let clean: String = v
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
             parts.push(format!("{k}-{}", clean.trim_matches('-')));
         }
     }
@@ -265,38 +316,61 @@ fn derived_ignore_id(f: &IgnoreFields) -> String {
 }
 
 fn path_value(flag: &str, s: &str) -> Result<PathValue, Fatal> {
-    let (path, value) = s.split_once('=').ok_or_else(|| Fatal(2, format!("--{flag}: expected PATH=GLOB, got `{s}`")))?;
-    Ok(PathValue { path: path.trim().to_owned(), value: value.to_owned() })
+    let (path, value) = s
+        .split_once('=')
+        .ok_or_else(|| Fatal(2, format!("--{flag}: expected PATH=GLOB, got `{s}`")))?;
+    Ok(PathValue {
+        path: path.trim().to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 fn creator(given: &Option<String>) -> Option<String> {
-    given.clone().or_else(|| std::env::var("USER").ok()).filter(|s| !s.is_empty())
+    given
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.is_empty())
 }
 
 /// Validates an ignore against the alert it belongs to, then stores it.
-fn store_ignore(store: &mut trailalerts_adapters::sqlite::SqliteStorage, ig: &IgnoreDef) -> Result<(), Fatal> {
+fn store_ignore(
+    store: &mut trailalerts_adapters::sqlite::SqliteStorage,
+    ig: &IgnoreDef,
+) -> Result<(), Fatal> {
     let mut engine = crate::engine_for(&crate::AlertSource::default(), Some(store), Ok)?;
     if let Some(a) = ig.alert_id.as_deref()
         && engine.alert(a).is_none()
     {
         return Err(Fatal(2, format!("--alert: no alert with id `{a}`")));
     }
-    engine.add_ignore(ig.alert_id.as_deref(), ig).map_err(|e| Fatal(2, e.to_string()))?;
+    engine
+        .add_ignore(ig.alert_id.as_deref(), ig)
+        .map_err(|e| Fatal(2, e.to_string()))?;
     store.put_ignore(ig)?;
     Ok(())
 }
 
 pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
     match c {
-        IgnoresCommand::List { db, alert, global, output } => {
+        IgnoresCommand::List {
+            db,
+            alert,
+            global,
+            output,
+        } => {
             let store = open_db(&db.db)?;
-            let filter = if global { Some(None) } else { alert.as_deref().map(Some) };
+            let filter = if global {
+                Some(None)
+            } else {
+                alert.as_deref().map(Some)
+            };
             let list = store.list_ignores(filter)?;
             match output {
                 crate::ListFormat::Json => print_json(&list),
                 crate::ListFormat::Table => {
                     let stdout = std::io::stdout();
-                    crate::output::ignore_table(&mut stdout.lock(), &list).map_err(|e| Fatal(1, e.to_string()))?;
+                    crate::output::ignore_table(&mut stdout.lock(), &list)
+                        .map_err(|e| Fatal(1, e.to_string()))?;
                     Ok(ExitCode::SUCCESS)
                 }
             }
@@ -304,8 +378,15 @@ pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
         IgnoresCommand::Add(f) => {
             let mut store = open_db(&f.db.db)?;
             let id = f.id.clone().unwrap_or_else(|| derived_ignore_id(&f));
-            if store.list_ignores(Some(f.alert.as_deref()))?.iter().any(|i| i.ignore.id == id) {
-                return Err(Fatal(2, format!("ignore `{id}` exists; use `ignores edit`")));
+            if store
+                .list_ignores(Some(f.alert.as_deref()))?
+                .iter()
+                .any(|i| i.ignore.id == id)
+            {
+                return Err(Fatal(
+                    2,
+                    format!("ignore `{id}` exists; use `ignores edit`"),
+                ));
             }
             let ig = IgnoreDef {
                 id,
@@ -315,24 +396,52 @@ pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
                 event: f.event.clone(),
                 user: f.user.clone(),
                 identity_type: f.identity_type.clone(),
-                request_parameter: f.request_parameter.as_deref().map(|s| path_value("request-parameter", s)).transpose()?,
-                response_element: f.response_element.as_deref().map(|s| path_value("response-element", s)).transpose()?,
+                request_parameter: f
+                    .request_parameter
+                    .as_deref()
+                    .map(|s| path_value("request-parameter", s))
+                    .transpose()?,
+                response_element: f
+                    .response_element
+                    .as_deref()
+                    .map(|s| path_value("response-element", s))
+                    .transpose()?,
                 note: f.note.clone(),
                 created_by: creator(&f.created_by),
                 created_at: Some(now()),
             };
             store_ignore(&mut store, &ig)?;
-            eprintln!("added ignore `{}`{}", ig.id, ig.alert_id.as_deref().map(|a| format!(" to alert `{a}`")).unwrap_or_else(|| " (global)".into()));
+            eprintln!(
+                "added ignore `{}`{}",
+                ig.id,
+                ig.alert_id
+                    .as_deref()
+                    .map(|a| format!(" to alert `{a}`"))
+                    .unwrap_or_else(|| " (global)".into())
+            );
             Ok(ExitCode::SUCCESS)
         }
         IgnoresCommand::Edit(f) => {
             let mut store = open_db(&f.db.db)?;
-            let Some(id) = f.id.clone() else { return Err(Fatal(2, "ignores edit needs the ignore id".into())) };
+            let Some(id) = f.id.clone() else {
+                return Err(Fatal(2, "ignores edit needs the ignore id".into()));
+            };
             let existing = store
                 .list_ignores(Some(f.alert.as_deref()))?
                 .into_iter()
                 .find(|i| i.ignore.id == id)
-                .ok_or_else(|| Fatal(2, format!("no ignore `{id}`{}", f.alert.as_deref().map(|a| format!(" on alert `{a}`")).unwrap_or_default())))?;
+                .ok_or_else(|| {
+                    Fatal(
+                        2,
+                        format!(
+                            "no ignore `{id}`{}",
+                            f.alert
+                                .as_deref()
+                                .map(|a| format!(" on alert `{a}`"))
+                                .unwrap_or_default()
+                        ),
+                    )
+                })?;
             let mut ig = existing.ignore;
             let set = |slot: &mut Option<String>, v: &Option<String>| {
                 if let Some(v) = v {
@@ -346,10 +455,18 @@ pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
             set(&mut ig.identity_type, &f.identity_type);
             set(&mut ig.note, &f.note);
             if let Some(s) = &f.request_parameter {
-                ig.request_parameter = if s.is_empty() { None } else { Some(path_value("request-parameter", s)?) };
+                ig.request_parameter = if s.is_empty() {
+                    None
+                } else {
+                    Some(path_value("request-parameter", s)?)
+                };
             }
             if let Some(s) = &f.response_element {
-                ig.response_element = if s.is_empty() { None } else { Some(path_value("response-element", s)?) };
+                ig.response_element = if s.is_empty() {
+                    None
+                } else {
+                    Some(path_value("response-element", s)?)
+                };
             }
             store_ignore(&mut store, &ig)?;
             eprintln!("updated ignore `{}`", ig.id);
@@ -357,7 +474,9 @@ pub fn ignores(c: IgnoresCommand) -> Result<ExitCode, Fatal> {
         }
         IgnoresCommand::Remove { id, db, alert } => {
             let mut store = open_db(&db.db)?;
-            store.remove_ignore(alert.as_deref(), &id).map_err(|e| Fatal(if e.code() == "not_found" { 2 } else { 1 }, e.to_string()))?;
+            store
+                .remove_ignore(alert.as_deref(), &id)
+                .map_err(|e| Fatal(if e.code() == "not_found" { 2 } else { 1 }, e.to_string()))?;
             eprintln!("removed ignore `{id}`");
             Ok(ExitCode::SUCCESS)
         }
@@ -398,11 +517,24 @@ pub struct IgnoreResultArgs {
 
 pub fn ignore_result(a: IgnoreResultArgs) -> Result<ExitCode, Fatal> {
     let mut store = open_db(&a.db.db)?;
-    let stored = store.get_result(&a.result_id).map_err(|e| Fatal(if e.code() == "not_found" { 2 } else { 1 }, e.to_string()))?;
-    let keys: Vec<IgnoreKey> = a.by.iter().map(|k| IgnoreKey::parse(k)).collect::<Result<_, _>>().map_err(|e| Fatal(2, format!("--by: {e}")))?;
-    let id = a.id.clone().unwrap_or_else(|| format!("from-{}", a.result_id.get(..12).unwrap_or(&a.result_id)));
+    let stored = store
+        .get_result(&a.result_id)
+        .map_err(|e| Fatal(if e.code() == "not_found" { 2 } else { 1 }, e.to_string()))?;
+    let keys: Vec<IgnoreKey> =
+        a.by.iter()
+            .map(|k| IgnoreKey::parse(k))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Fatal(2, format!("--by: {e}")))?;
+    let id =
+        a.id.clone()
+            .unwrap_or_else(|| format!("from-{}", a.result_id.get(..12).unwrap_or(&a.result_id)));
     let mut ig = ignore_from_result(&stored, &keys, &id).map_err(|e| Fatal(2, e.to_string()))?;
-    for (slot, v) in [(&mut ig.region, &a.region), (&mut ig.service, &a.service), (&mut ig.event, &a.event), (&mut ig.user, &a.user)] {
+    for (slot, v) in [
+        (&mut ig.region, &a.region),
+        (&mut ig.service, &a.service),
+        (&mut ig.event, &a.event),
+        (&mut ig.user, &a.user),
+    ] {
         if let Some(v) = v {
             *slot = Some(v.clone());
         }
@@ -411,7 +543,10 @@ pub fn ignore_result(a: IgnoreResultArgs) -> Result<ExitCode, Fatal> {
     ig.created_by = creator(&a.created_by);
     ig.created_at = Some(now());
     store_ignore(&mut store, &ig)?;
-    eprintln!("added ignore `{}` to alert `{}`:", ig.id, stored.result.alert_id);
+    eprintln!(
+        "added ignore `{}` to alert `{}`:",
+        ig.id, stored.result.alert_id
+    );
     print_json(&ig)
 }
 
@@ -464,9 +599,16 @@ pub fn copy_alert(a: &CopyArgs) -> Result<ExitCode, Fatal> {
     }
     let spec = serde_json::Value::Object(spec);
     let def = AlertDef::from_value(spec, &known).map_err(|e| Fatal(2, e.to_string()))?;
-    trailalerts::Engine::builder().builtin(false).alert(def.clone()).build().map_err(|e| Fatal(2, e.to_string()))?;
+    trailalerts::Engine::builder()
+        .builtin(false)
+        .alert(def.clone())
+        .build()
+        .map_err(|e| Fatal(2, e.to_string()))?;
     store.put_alert(&def)?;
-    eprintln!("copied `{}` to `{id}`; edit it with `alerts export`/`alerts import`", a.source);
+    eprintln!(
+        "copied `{}` to `{id}`; edit it with `alerts export`/`alerts import`",
+        a.source
+    );
     print_json(&def)
 }
 
@@ -484,8 +626,15 @@ pub fn import_alerts(a: &ImportArgs) -> Result<ExitCode, Fatal> {
     let stored = store.list_alerts()?;
     let defs = load_alerts(&a.paths, &stored)?;
     // Validate the whole set (built-ins + stored + new) before writing anything.
-    let merged: Vec<AlertDef> = stored.into_iter().filter(|s| !defs.iter().any(|d| d.id == s.id)).chain(defs.iter().cloned()).collect();
-    trailalerts::Engine::builder().alerts(merged).build().map_err(|e| Fatal(2, e.to_string()))?;
+    let merged: Vec<AlertDef> = stored
+        .into_iter()
+        .filter(|s| !defs.iter().any(|d| d.id == s.id))
+        .chain(defs.iter().cloned())
+        .collect();
+    trailalerts::Engine::builder()
+        .alerts(merged)
+        .build()
+        .map_err(|e| Fatal(2, e.to_string()))?;
     for d in &defs {
         store.put_alert(d)?;
     }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use trailalerts::{AlertDef, AlertResult, AwsRanges, Batch, Engine, EngineBuilder, IgnoreDef, Storage};
+use trailalerts::{
+    AlertDef, AlertResult, AwsRanges, Batch, Engine, EngineBuilder, IgnoreDef, Storage,
+};
 use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths};
 use trailalerts_adapters::sqlite::SqliteStorage;
 
@@ -15,7 +17,11 @@ mod notify;
 mod output;
 
 #[derive(Parser)]
-#[command(name = "trailalerts", version, about = "Raise alerts from AWS CloudTrail activity")]
+#[command(
+    name = "trailalerts",
+    version,
+    about = "Raise alerts from AWS CloudTrail activity"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -192,12 +198,17 @@ fn alert_files(p: &Path) -> Result<Vec<PathBuf>, Fatal> {
 
 /// Loads alert definition files; `copy_of` may name built-ins, `known` alerts and earlier ones.
 fn load_alerts(paths: &[PathBuf], known: &[AlertDef]) -> Result<Vec<AlertDef>, Fatal> {
-    let mut known: Vec<AlertDef> = trailalerts::builtin_alerts().into_iter().chain(known.iter().cloned()).collect();
+    let mut known: Vec<AlertDef> = trailalerts::builtin_alerts()
+        .into_iter()
+        .chain(known.iter().cloned())
+        .collect();
     let mut custom = Vec::new();
     for p in paths {
         for f in alert_files(p)? {
-            let text = std::fs::read_to_string(&f).map_err(|e| Fatal(2, format!("{}: {e}", f.display())))?;
-            let defs = AlertDef::parse_many(&text, &known).map_err(|e| Fatal(2, format!("{}: {e}", f.display())))?;
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| Fatal(2, format!("{}: {e}", f.display())))?;
+            let defs = AlertDef::parse_many(&text, &known)
+                .map_err(|e| Fatal(2, format!("{}: {e}", f.display())))?;
             known.extend(defs.iter().cloned());
             custom.extend(defs);
         }
@@ -211,17 +222,30 @@ fn open_db(path: &Path) -> Result<SqliteStorage, Fatal> {
 
 /// Builds the engine: built-ins, the database's alerts, states and ignores, then `--alerts`
 /// files, then `--disable` and `--enable` for this run.
-fn engine_for(src: &AlertSource, db: Option<&SqliteStorage>, extra: impl FnOnce(EngineBuilder) -> Result<EngineBuilder, Fatal>) -> Result<Engine, Fatal> {
+fn engine_for(
+    src: &AlertSource,
+    db: Option<&SqliteStorage>,
+    extra: impl FnOnce(EngineBuilder) -> Result<EngineBuilder, Fatal>,
+) -> Result<Engine, Fatal> {
     let stored = match db {
         Some(s) => s.list_alerts()?,
         None => Vec::new(),
     };
-    let b = extra(Engine::builder().builtin(!src.no_builtin).alerts(load_alerts(&src.alerts, &stored)?))?;
+    let b = extra(
+        Engine::builder()
+            .builtin(!src.no_builtin)
+            .alerts(load_alerts(&src.alerts, &stored)?),
+    )?;
     let mut engine = match db {
-        Some(s) => b.build_with_storage(s).map_err(|e| Fatal(2, e.to_string()))?,
+        Some(s) => b
+            .build_with_storage(s)
+            .map_err(|e| Fatal(2, e.to_string()))?,
         None => b.build().map_err(|e| Fatal(2, e.to_string()))?,
     };
-    for (flag, ids, on) in [("--disable", &src.disable, false), ("--enable", &src.enable, true)] {
+    for (flag, ids, on) in [
+        ("--disable", &src.disable, false),
+        ("--enable", &src.enable, true),
+    ] {
         for id in ids {
             if !engine.set_enabled(id, on) {
                 return Err(Fatal(2, format!("{flag}: no alert with id `{id}`")));
@@ -234,14 +258,17 @@ fn engine_for(src: &AlertSource, db: Option<&SqliteStorage>, extra: impl FnOnce(
 fn load_ignores(paths: &[PathBuf]) -> Result<Vec<IgnoreDef>, Fatal> {
     let mut out = Vec::new();
     for p in paths {
-        let text = std::fs::read_to_string(p).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Fatal(2, format!("{}: not valid JSON: {e}", p.display())))?;
+        let text =
+            std::fs::read_to_string(p).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Fatal(2, format!("{}: not valid JSON: {e}", p.display())))?;
         let items = match v {
             serde_json::Value::Array(a) => a,
             other => vec![other],
         };
         for (i, item) in items.into_iter().enumerate() {
-            let ig: IgnoreDef = serde_json::from_value(item).map_err(|e| Fatal(2, format!("{}: ignore #{i}: {e}", p.display())))?;
+            let ig: IgnoreDef = serde_json::from_value(item)
+                .map_err(|e| Fatal(2, format!("{}: ignore #{i}: {e}", p.display())))?;
             out.push(ig);
         }
     }
@@ -250,7 +277,9 @@ fn load_ignores(paths: &[PathBuf]) -> Result<Vec<IgnoreDef>, Fatal> {
 
 /// Now, as RFC 3339 (the CLI may read the clock; the core never does).
 pub(crate) fn now() -> String {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
     trailalerts::format_epoch_ms(ms - ms % 1000)
 }
 
@@ -259,8 +288,12 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     let ignores = load_ignores(&a.ignores)?;
     let ranges = match &a.aws_ip_ranges {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
-            Some(AwsRanges::from_json(&text).map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?)
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?;
+            Some(
+                AwsRanges::from_json(&text)
+                    .map_err(|e| Fatal(2, format!("{}: {e}", p.display())))?,
+            )
         }
         None => None,
     };
@@ -274,7 +307,11 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
         Ok(b)
     })?;
     engine.record_silenced(store.is_some());
-    let notifier = if a.no_notify { None } else { notify::Notify::start(&engine, a.source.db.as_deref())? };
+    let notifier = if a.no_notify {
+        None
+    } else {
+        notify::Notify::start(&engine, a.source.db.as_deref())?
+    };
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let stdout = std::io::stdout();
     let out = std::cell::RefCell::new(output::ResultWriter::new(stdout.lock(), a.output));
@@ -325,7 +362,13 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
                 && store_error.is_none()
             {
                 let silenced = engine.take_silenced();
-                let batch = Batch { results: &results, silenced: &silenced, recorded_at: &recorded_at, deliveries: &deliveries, ..Batch::default() };
+                let batch = Batch {
+                    results: &results,
+                    silenced: &silenced,
+                    recorded_at: &recorded_at,
+                    deliveries: &deliveries,
+                    ..Batch::default()
+                };
                 match db.commit(&batch) {
                     Ok(o) => stored_new += o.new_results,
                     Err(e) => store_error = Some(e.to_string()),
@@ -355,7 +398,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     if progress {
         eprint!("\r\x1b[K");
     }
-    out.borrow_mut().finish().map_err(|e| Fatal(1, format!("writing results: {e}")))?;
+    out.borrow_mut()
+        .finish()
+        .map_err(|e| Fatal(1, format!("writing results: {e}")))?;
     if let Some(e) = write_error
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
@@ -373,11 +418,17 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     if !a.quiet {
         print_summary(&summary, &engine, enabled, started.elapsed().as_secs_f64());
         if let Some(s) = &store {
-            eprintln!("Stored {stored_new} new result(s) in {}", s.path().display());
+            eprintln!(
+                "Stored {stored_new} new result(s) in {}",
+                s.path().display()
+            );
         }
     }
     if summary.files == 0 {
-        return Err(Fatal(1, "nothing could be read: no log files found in the given paths".into()));
+        return Err(Fatal(
+            1,
+            "nothing could be read: no log files found in the given paths".into(),
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -401,7 +452,11 @@ fn print_summary(s: &ScanSummary, engine: &Engine, enabled: usize, secs: f64) {
         let _ = writeln!(e, "Unreadable files: {}", s.unreadable_files);
     }
     if s.skipped_entries > 0 {
-        let _ = writeln!(e, "Skipped directory entries (not log files): {}", s.skipped_entries);
+        let _ = writeln!(
+            e,
+            "Skipped directory entries (not log files): {}",
+            s.skipped_entries
+        );
     }
     let _ = writeln!(e, "Bad records: {}", s.bad_records);
     let st = engine.stats();
@@ -409,7 +464,11 @@ fn print_summary(s: &ScanSummary, engine: &Engine, enabled: usize, secs: f64) {
         let _ = writeln!(e, "Silenced by ignores: {}", st.ignored);
     }
     if st.untimed > 0 {
-        let _ = writeln!(e, "Events without eventTime (not counted toward thresholds): {}", st.untimed);
+        let _ = writeln!(
+            e,
+            "Events without eventTime (not counted toward thresholds): {}",
+            st.untimed
+        );
     }
     let _ = writeln!(e, "Results: {}", s.results);
     let mut rows: Vec<(&String, &u64)> = s.results_by_alert.iter().collect();
@@ -428,18 +487,26 @@ fn print_json(v: &impl serde::Serialize) -> Result<ExitCode, Fatal> {
 
 fn alerts(c: AlertsCommand) -> Result<ExitCode, Fatal> {
     match c {
-        AlertsCommand::List { source, builtin, output } => {
+        AlertsCommand::List {
+            source,
+            builtin,
+            output,
+        } => {
             let defs: Vec<AlertDef> = if builtin {
                 trailalerts::builtin_alerts()
             } else {
                 let store = source.db.as_deref().map(open_db).transpose()?;
-                engine_for(&source, store.as_ref(), Ok)?.alerts().cloned().collect()
+                engine_for(&source, store.as_ref(), Ok)?
+                    .alerts()
+                    .cloned()
+                    .collect()
             };
             match output {
                 ListFormat::Json => print_json(&defs),
                 ListFormat::Table => {
                     let stdout = std::io::stdout();
-                    output::alert_table(&mut stdout.lock(), &defs).map_err(|e| Fatal(1, e.to_string()))?;
+                    output::alert_table(&mut stdout.lock(), &defs)
+                        .map_err(|e| Fatal(1, e.to_string()))?;
                     Ok(ExitCode::SUCCESS)
                 }
             }
@@ -447,12 +514,18 @@ fn alerts(c: AlertsCommand) -> Result<ExitCode, Fatal> {
         AlertsCommand::Show { id, source } => {
             let store = source.db.as_deref().map(open_db).transpose()?;
             let engine = engine_for(&source, store.as_ref(), Ok)?;
-            let def = engine.alert(&id).ok_or_else(|| Fatal(2, format!("no alert with id `{id}`")))?;
+            let def = engine
+                .alert(&id)
+                .ok_or_else(|| Fatal(2, format!("no alert with id `{id}`")))?;
             print_json(def)
         }
         AlertsCommand::Validate { paths } => {
             let defs = load_alerts(&paths, &[])?;
-            Engine::builder().builtin(true).alerts(defs.clone()).build().map_err(|e| Fatal(2, e.to_string()))?;
+            Engine::builder()
+                .builtin(true)
+                .alerts(defs.clone())
+                .build()
+                .map_err(|e| Fatal(2, e.to_string()))?;
             println!("{} alert definition(s) are valid", defs.len());
             Ok(ExitCode::SUCCESS)
         }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
-use trailalerts::{AlertResult, Delivery, DeliveryStatus, Engine, MemoryStorage, Storage, redact_config};
+use trailalerts::{
+    AlertResult, Delivery, DeliveryStatus, Engine, MemoryStorage, Storage, redact_config,
+};
 use trailalerts_adapters::notify::{DispatchStats, Dispatcher, DispatcherHandle, now_ms};
 use trailalerts_adapters::sqlite::SqliteStorage;
 
@@ -35,7 +37,10 @@ impl Notify {
     /// Starts delivery when any enabled alert has notifications; checks every channel type
     /// has a notifier before scanning anything.
     pub fn start(engine: &Engine, db: Option<&Path>) -> Result<Option<Self>, Fatal> {
-        if !engine.alerts().any(|d| d.enabled && !d.notifications.is_empty()) {
+        if !engine
+            .alerts()
+            .any(|d| d.enabled && !d.notifications.is_empty())
+        {
             return Ok(None);
         }
         let d = dispatcher()?;
@@ -47,11 +52,17 @@ impl Notify {
             Some(path) => {
                 // The dispatcher has its own connection, so sending never holds up the scan's writes.
                 let store = Arc::new(Mutex::new(open_db(path)?));
-                Self { outbox: Outbox::Db(path.to_owned()), handle: d.spawn(store) }
+                Self {
+                    outbox: Outbox::Db(path.to_owned()),
+                    handle: d.spawn(store),
+                }
             }
             None => {
                 let store = Arc::new(Mutex::new(MemoryStorage::new()));
-                Self { outbox: Outbox::Memory(Arc::clone(&store)), handle: d.spawn(store) }
+                Self {
+                    outbox: Outbox::Memory(Arc::clone(&store)),
+                    handle: d.spawn(store),
+                }
             }
         }))
     }
@@ -59,14 +70,27 @@ impl Notify {
     /// The deliveries for a batch of results.
     pub fn deliveries(engine: &Engine, results: &[AlertResult]) -> Vec<Delivery> {
         let now = now_ms();
-        results.iter().filter_map(|r| engine.alert(&r.alert_id).map(|d| Delivery::for_result(d, r, now))).flatten().collect()
+        results
+            .iter()
+            .filter_map(|r| {
+                engine
+                    .alert(&r.alert_id)
+                    .map(|d| Delivery::for_result(d, r, now))
+            })
+            .flatten()
+            .collect()
     }
 
     /// Keeps deliveries in the memory outbox (with `--db` they go in the results' commit).
     pub fn add(&self, deliveries: &[Delivery]) -> Result<(), Fatal> {
         if let Outbox::Memory(m) = &self.outbox {
-            let mut s = m.lock().map_err(|_| Fatal(1, "outbox lock poisoned".into()))?;
-            s.commit(&trailalerts::Batch { deliveries, ..trailalerts::Batch::default() })?;
+            let mut s = m
+                .lock()
+                .map_err(|_| Fatal(1, "outbox lock poisoned".into()))?;
+            s.commit(&trailalerts::Batch {
+                deliveries,
+                ..trailalerts::Batch::default()
+            })?;
         }
         self.handle.wake();
         Ok(())
@@ -76,8 +100,15 @@ impl Notify {
     pub fn finish(self, timeout: Duration, quiet: bool) {
         let stats = self.handle.finish(timeout);
         let failed: Vec<Delivery> = match &self.outbox {
-            Outbox::Memory(m) => m.lock().ok().and_then(|s| s.list_deliveries(Some(DeliveryStatus::Failed), 0).ok()).unwrap_or_default(),
-            Outbox::Db(p) => open_db(p).ok().and_then(|s| s.list_deliveries(Some(DeliveryStatus::Failed), 0).ok()).unwrap_or_default(),
+            Outbox::Memory(m) => m
+                .lock()
+                .ok()
+                .and_then(|s| s.list_deliveries(Some(DeliveryStatus::Failed), 0).ok())
+                .unwrap_or_default(),
+            Outbox::Db(p) => open_db(p)
+                .ok()
+                .and_then(|s| s.list_deliveries(Some(DeliveryStatus::Failed), 0).ok())
+                .unwrap_or_default(),
         };
         report(&stats, &failed, &self.outbox, quiet);
     }
@@ -85,10 +116,18 @@ impl Notify {
 
 fn report(stats: &DispatchStats, failed: &[Delivery], outbox: &Outbox, quiet: bool) {
     if !quiet || stats.failed > 0 || stats.pending > 0 {
-        eprintln!("Notifications: {} delivered, {} failed, {} pending ({} attempts)", stats.delivered, stats.failed, stats.pending, stats.attempts);
+        eprintln!(
+            "Notifications: {} delivered, {} failed, {} pending ({} attempts)",
+            stats.delivered, stats.failed, stats.pending, stats.attempts
+        );
     }
     for d in failed.iter().take(20) {
-        eprintln!("warning: {} notification for alert `{}` failed: {}", d.channel, d.alert_id, d.last_error.as_deref().unwrap_or("unknown error"));
+        eprintln!(
+            "warning: {} notification for alert `{}` failed: {}",
+            d.channel,
+            d.alert_id,
+            d.last_error.as_deref().unwrap_or("unknown error")
+        );
     }
     if stats.pending > 0 {
         match outbox {
@@ -99,7 +138,10 @@ fn report(stats: &DispatchStats, failed: &[Delivery], outbox: &Outbox, quiet: bo
                 p.display()
             ),
             Outbox::Memory(_) => {
-                eprintln!("warning: {} notification(s) could not be delivered before exit and are lost; use --db to keep them", stats.pending);
+                eprintln!(
+                    "warning: {} notification(s) could not be delivered before exit and are lost; use --db to keep them",
+                    stats.pending
+                );
             }
         }
     }
@@ -183,7 +225,11 @@ fn shown(d: &Delivery) -> serde_json::Value {
 
 pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
     match c {
-        NotificationsCommand::List { db, status: st, output } => {
+        NotificationsCommand::List {
+            db,
+            status: st,
+            output,
+        } => {
             let s = open_db(&db)?;
             let list = s.list_deliveries(st.map(status), 0)?;
             if output == ListOutput::Jsonl {
@@ -191,25 +237,49 @@ pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
                     println!("{}", shown(d));
                 }
             } else {
-                println!("{:<32}  {:<9}  {:<12}  {:<40}  {:>8}  LAST ERROR", "ID", "STATUS", "CHANNEL", "ALERT", "ATTEMPTS");
+                println!(
+                    "{:<32}  {:<9}  {:<12}  {:<40}  {:>8}  LAST ERROR",
+                    "ID", "STATUS", "CHANNEL", "ALERT", "ATTEMPTS"
+                );
                 for d in &list {
-                    let err: String = trailalerts::render::clean(d.last_error.as_deref().unwrap_or("-"), 80);
-                    println!("{:<32}  {:<9}  {:<12}  {:<40}  {:>8}  {err}", d.id, d.status.as_str(), d.channel, d.alert_id, d.attempts);
+                    let err: String =
+                        trailalerts::render::clean(d.last_error.as_deref().unwrap_or("-"), 80);
+                    println!(
+                        "{:<32}  {:<9}  {:<12}  {:<40}  {:>8}  {err}",
+                        d.id,
+                        d.status.as_str(),
+                        d.channel,
+                        d.alert_id,
+                        d.attempts
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         NotificationsCommand::Deliver { db, timeout } => {
             let store = Arc::new(Mutex::new(open_db(&db)?));
-            let stats = dispatcher()?.spawn(Arc::clone(&store)).finish(Duration::from_secs(timeout));
-            let failed = store.lock().ok().and_then(|s| s.list_deliveries(Some(DeliveryStatus::Failed), 0).ok()).unwrap_or_default();
+            let stats = dispatcher()?
+                .spawn(Arc::clone(&store))
+                .finish(Duration::from_secs(timeout));
+            let failed = store
+                .lock()
+                .ok()
+                .and_then(|s| s.list_deliveries(Some(DeliveryStatus::Failed), 0).ok())
+                .unwrap_or_default();
             report(&stats, &failed, &Outbox::Db(db), false);
-            Ok(if stats.failed > 0 || stats.pending > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+            Ok(if stats.failed > 0 || stats.pending > 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         NotificationsCommand::Retry { db, id, all } => {
             let mut s: SqliteStorage = open_db(&db)?;
             let n = s.retry_deliveries(if all { None } else { id.as_deref() }, now_ms())?;
-            eprintln!("{n} delivery(ies) pending again; send them with `trailalerts notifications deliver --db {}`", db.display());
+            eprintln!(
+                "{n} delivery(ies) pending again; send them with `trailalerts notifications deliver --db {}`",
+                db.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -2,15 +2,27 @@
 
 use std::io::{self, Write};
 
-use trailalerts::export::csv_cell;
 use trailalerts::export::Column;
+use trailalerts::export::csv_cell;
 use trailalerts::{AlertDef, AlertResult, StoredIgnore, StoredResult};
 
 use crate::Format;
 
 const CSV_COLUMNS: &[&str] = &[
-    "id", "alert_id", "alert_name", "risk", "event_id", "event_time", "event_name", "event_source", "region", "user",
-    "source_ip", "error_code", "account_id", "count",
+    "id",
+    "alert_id",
+    "alert_name",
+    "risk",
+    "event_id",
+    "event_time",
+    "event_name",
+    "event_source",
+    "region",
+    "user",
+    "source_ip",
+    "error_code",
+    "account_id",
+    "count",
 ];
 
 /// Streams results in one format.
@@ -22,7 +34,10 @@ pub struct ResultWriter<W: Write> {
 
 /// Keeps table cells on one line and within `width` characters.
 fn cell(s: &str, width: usize) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if clean.chars().count() <= width {
         format!("{clean:<width$}")
     } else {
@@ -47,9 +62,20 @@ impl<W: Write> ResultWriter<W> {
             Format::Jsonl => writeln!(self.w, "{}", r.to_json_line()),
             Format::Csv => {
                 let cells = [
-                    r.id.clone(), r.alert_id.clone(), r.alert_name.clone(), r.risk.to_string(), r.event_id.clone(), o(&r.event_time),
-                    o(&r.event_name), o(&r.event_source), o(&r.region), r.user.clone(), o(&r.source_ip), o(&r.error_code),
-                    o(&r.account_id), r.count.map(|c| c.to_string()).unwrap_or_default(),
+                    r.id.clone(),
+                    r.alert_id.clone(),
+                    r.alert_name.clone(),
+                    r.risk.to_string(),
+                    r.event_id.clone(),
+                    o(&r.event_time),
+                    o(&r.event_name),
+                    o(&r.event_source),
+                    o(&r.region),
+                    r.user.clone(),
+                    o(&r.source_ip),
+                    o(&r.error_code),
+                    o(&r.account_id),
+                    r.count.map(|c| c.to_string()).unwrap_or_default(),
                 ];
                 let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
                 write!(self.w, "{}\r\n", line.join(","))
@@ -103,9 +129,22 @@ impl<W: Write> ResultWriter<W> {
 }
 
 pub fn alert_table(w: &mut impl Write, defs: &[AlertDef]) -> io::Result<()> {
-    writeln!(w, "{} {} {} NAME", cell("ID", 44), cell("RISK", 8), cell("ENABLED", 7))?;
+    writeln!(
+        w,
+        "{} {} {} NAME",
+        cell("ID", 44),
+        cell("RISK", 8),
+        cell("ENABLED", 7)
+    )?;
     for d in defs {
-        writeln!(w, "{} {} {} {}", cell(&d.id, 44), cell(d.risk.as_str(), 8), cell(if d.enabled { "yes" } else { "no" }, 7), d.name)?;
+        writeln!(
+            w,
+            "{} {} {} {}",
+            cell(&d.id, 44),
+            cell(d.risk.as_str(), 8),
+            cell(if d.enabled { "yes" } else { "no" }, 7),
+            d.name
+        )?;
     }
     Ok(())
 }
@@ -125,17 +164,26 @@ fn width(c: Column) -> usize {
 }
 
 /// Stored results as a table of the chosen columns.
-pub fn stored_table(w: &mut impl Write, rows: &[StoredResult], columns: &[Column]) -> io::Result<()> {
+pub fn stored_table(
+    w: &mut impl Write,
+    rows: &[StoredResult],
+    columns: &[Column],
+) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(w, "No results.");
     }
-    let header: Vec<String> = columns.iter().map(|c| cell(&c.name().to_uppercase(), width(*c))).collect();
+    let header: Vec<String> = columns
+        .iter()
+        .map(|c| cell(&c.name().to_uppercase(), width(*c)))
+        .collect();
     writeln!(w, "{}", header.join(" ").trim_end())?;
     for r in rows {
         let line: Vec<String> = columns
             .iter()
             .map(|&c| {
-                let v: serde_json::Value = serde_json::from_str(&trailalerts::export::json_line(r, &[c])).unwrap_or_default();
+                let v: serde_json::Value =
+                    serde_json::from_str(&trailalerts::export::json_line(r, &[c]))
+                        .unwrap_or_default();
                 let text = match v.get(c.name()) {
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(serde_json::Value::Null) | None => String::new(),
@@ -154,11 +202,24 @@ pub fn ignore_table(w: &mut impl Write, list: &[StoredIgnore]) -> io::Result<()>
     if list.is_empty() {
         return writeln!(w, "No ignores.");
     }
-    writeln!(w, "{} {} {} {} NOTE", cell("ALERT", 34), cell("ID", 24), cell("SILENCED", 8), cell("MATCHES", 50))?;
+    writeln!(
+        w,
+        "{} {} {} {} NOTE",
+        cell("ALERT", 34),
+        cell("ID", 24),
+        cell("SILENCED", 8),
+        cell("MATCHES", 50)
+    )?;
     for i in list {
         let ig = &i.ignore;
         let mut parts = Vec::new();
-        for (k, v) in [("region", &ig.region), ("service", &ig.service), ("event", &ig.event), ("user", &ig.user), ("identity_type", &ig.identity_type)] {
+        for (k, v) in [
+            ("region", &ig.region),
+            ("service", &ig.service),
+            ("event", &ig.event),
+            ("user", &ig.user),
+            ("identity_type", &ig.identity_type),
+        ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
             }
@@ -202,4 +263,3 @@ mod tests {
         assert_eq!(cell("abcdefgh", 5), "abcd…");
     }
 }
-

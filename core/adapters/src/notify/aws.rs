@@ -14,7 +14,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 use trailalerts::render::json_message;
-use trailalerts::{AlertResult, ChannelConfig, NotifyError, Notifier};
+use trailalerts::{AlertResult, ChannelConfig, Notifier, NotifyError};
 
 use super::config_of;
 
@@ -39,8 +39,14 @@ impl Aws {
             .thread_name("trailalerts-aws")
             .enable_all()
             .build()
-            .map_err(|e| NotifyError::permanent(kind, format!("cannot start the AWS runtime: {e}")))?;
-        Ok(Self { rt, configs: Mutex::new(HashMap::new()), base })
+            .map_err(|e| {
+                NotifyError::permanent(kind, format!("cannot start the AWS runtime: {e}"))
+            })?;
+        Ok(Self {
+            rt,
+            configs: Mutex::new(HashMap::new()),
+            base,
+        })
     }
 
     fn config(&self, region: Option<String>, endpoint: Option<String>) -> SdkConfig {
@@ -79,19 +85,33 @@ impl Aws {
 
 /// The region of an ARN (`arn:aws:sns:REGION:…`).
 fn arn_region(arn: &str) -> Option<String> {
-    arn.strip_prefix("arn:").and_then(|s| s.split(':').nth(2)).filter(|r| !r.is_empty()).map(str::to_owned)
+    arn.strip_prefix("arn:")
+        .and_then(|s| s.split(':').nth(2))
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
 }
 
 /// Classifies an SDK error: throttling, 5xx, timeouts and network failures are retried;
 /// other service errors (access denied, not found, invalid parameter) fail at once.
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(kind: &str, e: SdkError<E, HttpResponse>) -> NotifyError {
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    kind: &str,
+    e: SdkError<E, HttpResponse>,
+) -> NotifyError {
     match &e {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or("error").to_owned();
-            let msg = format!("{code} (HTTP {status}): {}", se.err().message().unwrap_or_default());
-            let throttled = status == 429 || code.contains("Throttl") || code == "TooManyRequestsException";
-            if throttled || status >= 500 { NotifyError::transient(kind, msg) } else { NotifyError::permanent(kind, msg) }
+            let msg = format!(
+                "{code} (HTTP {status}): {}",
+                se.err().message().unwrap_or_default()
+            );
+            let throttled =
+                status == 429 || code.contains("Throttl") || code == "TooManyRequestsException";
+            if throttled || status >= 500 {
+                NotifyError::transient(kind, msg)
+            } else {
+                NotifyError::permanent(kind, msg)
+            }
         }
         _ => NotifyError::transient(kind, DisplayErrorContext(&e).to_string()),
     }
@@ -115,12 +135,16 @@ impl std::fmt::Debug for SnsNotifier {
 impl SnsNotifier {
     /// A notifier using the standard AWS configuration chain.
     pub fn new() -> Result<Self, NotifyError> {
-        Ok(Self { aws: Arc::new(Aws::new("sns", None)?) })
+        Ok(Self {
+            aws: Arc::new(Aws::new("sns", None)?),
+        })
     }
     /// A notifier using `base` (credentials, region, retry settings) instead of the standard
     /// chain; a channel's `region` and `endpoint_url` still apply.
     pub fn with_config(base: SdkConfig) -> Result<Self, NotifyError> {
-        Ok(Self { aws: Arc::new(Aws::new("sns", Some(base))?) })
+        Ok(Self {
+            aws: Arc::new(Aws::new("sns", Some(base))?),
+        })
     }
 }
 
@@ -130,14 +154,29 @@ impl Notifier for SnsNotifier {
         "sns"
     }
     fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
-        let ChannelConfig::Sns { topic_arn, region, endpoint_url } = config_of("sns", config)? else {
+        let ChannelConfig::Sns {
+            topic_arn,
+            region,
+            endpoint_url,
+        } = config_of("sns", config)?
+        else {
             return Err(NotifyError::permanent("sns", "not an sns configuration"));
         };
-        let conf = self.aws.config(region.or_else(|| arn_region(&topic_arn)), endpoint_url);
+        let conf = self
+            .aws
+            .config(region.or_else(|| arn_region(&topic_arn)), endpoint_url);
         let client = aws_sdk_sns::Client::new(&conf);
         let message = json_message(result, MAX_MESSAGE).to_string();
-        let req = client.publish().topic_arn(topic_arn).subject(trailalerts::render::subject(result, 100, true)).message(message);
-        self.aws.rt.block_on(req.send()).map(|_| ()).map_err(|e| classify("sns", e))
+        let req = client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(trailalerts::render::subject(result, 100, true))
+            .message(message);
+        self.aws
+            .rt
+            .block_on(req.send())
+            .map(|_| ())
+            .map_err(|e| classify("sns", e))
     }
 }
 
@@ -159,12 +198,16 @@ impl std::fmt::Debug for LambdaNotifier {
 impl LambdaNotifier {
     /// A notifier using the standard AWS configuration chain.
     pub fn new() -> Result<Self, NotifyError> {
-        Ok(Self { aws: Arc::new(Aws::new("lambda", None)?) })
+        Ok(Self {
+            aws: Arc::new(Aws::new("lambda", None)?),
+        })
     }
     /// A notifier using `base` (credentials, region, retry settings) instead of the standard
     /// chain; a channel's `region` and `endpoint_url` still apply.
     pub fn with_config(base: SdkConfig) -> Result<Self, NotifyError> {
-        Ok(Self { aws: Arc::new(Aws::new("lambda", Some(base))?) })
+        Ok(Self {
+            aws: Arc::new(Aws::new("lambda", Some(base))?),
+        })
     }
 }
 
@@ -174,10 +217,20 @@ impl Notifier for LambdaNotifier {
         "lambda"
     }
     fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
-        let ChannelConfig::Lambda { function, region, endpoint_url } = config_of("lambda", config)? else {
-            return Err(NotifyError::permanent("lambda", "not a lambda configuration"));
+        let ChannelConfig::Lambda {
+            function,
+            region,
+            endpoint_url,
+        } = config_of("lambda", config)?
+        else {
+            return Err(NotifyError::permanent(
+                "lambda",
+                "not a lambda configuration",
+            ));
         };
-        let conf = self.aws.config(region.or_else(|| arn_region(&function)), endpoint_url);
+        let conf = self
+            .aws
+            .config(region.or_else(|| arn_region(&function)), endpoint_url);
         let client = aws_sdk_lambda::Client::new(&conf);
         let payload = json_message(result, MAX_MESSAGE).to_string().into_bytes();
         let req = client
@@ -185,6 +238,10 @@ impl Notifier for LambdaNotifier {
             .function_name(function)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
             .payload(aws_smithy_types::Blob::new(payload));
-        self.aws.rt.block_on(req.send()).map(|_| ()).map_err(|e| classify("lambda", e))
+        self.aws
+            .rt
+            .block_on(req.send())
+            .map(|_| ())
+            .map_err(|e| classify("lambda", e))
     }
 }

@@ -10,7 +10,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use serde_json::Value;
 use trailalerts::render::{email_html, email_text, subject};
-use trailalerts::{AlertResult, ChannelConfig, NotifyError, Notifier, redact};
+use trailalerts::{AlertResult, ChannelConfig, Notifier, NotifyError, redact};
 
 use super::{config_of, env_lookup};
 
@@ -50,12 +50,22 @@ fn parse_smtp_url(raw: &str) -> Result<Server, NotifyError> {
         "smtp+insecure" => ("none", 25),
         other => return Err(perm(format!("`smtp_url`: unsupported scheme `{other}`"))),
     };
-    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| perm(format!("`smtp_url` {shown}: no host")))?;
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| perm(format!("`smtp_url` {shown}: no host")))?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let user = Some(decode(url.username())).filter(|u| !u.is_empty());
     let password = url.password().map(decode);
     Ok(Server {
-        host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
         port: url.port().unwrap_or(default_port),
         tls,
         user,
@@ -66,7 +76,9 @@ fn parse_smtp_url(raw: &str) -> Result<Server, NotifyError> {
 impl EmailNotifier {
     /// A notifier with a 20 s timeout per SMTP command.
     pub fn new() -> Self {
-        Self { timeout: Duration::from_secs(20) }
+        Self {
+            timeout: Duration::from_secs(20),
+        }
     }
 
     /// The message as it would be sent (without connecting), for a configuration.
@@ -78,11 +90,17 @@ impl EmailNotifier {
         let mut b = Message::builder()
             .from(from)
             .subject(subject(result, 150, false))
-            .header(header::UserAgent::from(concat!("trailalerts/", env!("CARGO_PKG_VERSION")).to_owned()));
+            .header(header::UserAgent::from(
+                concat!("trailalerts/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ));
         for t in &to {
             b = b.to(t.parse().map_err(|e| perm(format!("`to` {t}: {e}")))?);
         }
-        b.multipart(MultiPart::alternative_plain_html(email_text(result), email_html(result))).map_err(|e| perm(format!("building the message: {e}")))
+        b.multipart(MultiPart::alternative_plain_html(
+            email_text(result),
+            email_html(result),
+        ))
+        .map_err(|e| perm(format!("building the message: {e}")))
     }
 }
 
@@ -92,7 +110,13 @@ impl Notifier for EmailNotifier {
     }
 
     fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
-        let ChannelConfig::Email { smtp_url, username, password, .. } = config_of("email", config)? else {
+        let ChannelConfig::Email {
+            smtp_url,
+            username,
+            password,
+            ..
+        } = config_of("email", config)?
+        else {
             return Err(perm("not an email configuration"));
         };
         let message = self.message(result, config)?;
@@ -102,20 +126,28 @@ impl Notifier for EmailNotifier {
             None => server.password.clone(),
         };
         let user = username.or_else(|| server.user.clone());
-        let params = || TlsParameters::new(server.host.clone()).map_err(|e| perm(format!("TLS setup: {e}")));
+        let params =
+            || TlsParameters::new(server.host.clone()).map_err(|e| perm(format!("TLS setup: {e}")));
         let tls = match server.tls {
             "opportunistic" => Tls::Opportunistic(params()?),
             "starttls" => Tls::Required(params()?),
             "tls" => Tls::Wrapper(params()?),
             _ => Tls::None,
         };
-        let mut builder = SmtpTransport::builder_dangerous(server.host.as_str()).port(server.port).tls(tls).timeout(Some(self.timeout));
+        let mut builder = SmtpTransport::builder_dangerous(server.host.as_str())
+            .port(server.port)
+            .tls(tls)
+            .timeout(Some(self.timeout));
         if let (Some(u), Some(p)) = (user, password) {
             builder = builder.credentials(Credentials::new(u, p));
         }
         builder.build().send(&message).map(|_| ()).map_err(|e| {
             let msg = format!("{}:{}: {e}", server.host, server.port);
-            if e.is_permanent() { perm(msg) } else { NotifyError::transient("email", msg) }
+            if e.is_permanent() {
+                perm(msg)
+            } else {
+                NotifyError::transient("email", msg)
+            }
         })
     }
 }

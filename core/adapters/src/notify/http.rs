@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use trailalerts::render::{pagerduty_payload, slack_payload};
-use trailalerts::{ChannelConfig, NotifyError, Notifier, AlertResult};
+use trailalerts::{AlertResult, ChannelConfig, Notifier, NotifyError};
 
 use super::{config_of, env_lookup};
 
@@ -50,15 +50,29 @@ impl HttpClient {
             .send(text.as_bytes())
             .map_err(|e| transport_error(channel, &e))?;
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let body = resp.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
         let snippet: String = trailalerts::render::clean(body.trim(), 200);
         match status {
             200..=299 => Ok(body),
-            408 | 425 | 429 | 500..=599 => {
-                Err(NotifyError::transient(channel, format!("HTTP {status}: {snippet}")).retry_after(retry_after))
-            }
-            _ => Err(NotifyError::permanent(channel, format!("HTTP {status}: {snippet}"))),
+            408 | 425 | 429 | 500..=599 => Err(NotifyError::transient(
+                channel,
+                format!("HTTP {status}: {snippet}"),
+            )
+            .retry_after(retry_after)),
+            _ => Err(NotifyError::permanent(
+                channel,
+                format!("HTTP {status}: {snippet}"),
+            )),
         }
     }
 }
@@ -70,7 +84,10 @@ pub fn parse_retry_after(v: &str) -> Option<u64> {
         return Some(secs.saturating_mul(1000));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(std::time::SystemTime::now()).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    )
 }
 
 fn transport_error(channel: &str, e: &ureq::Error) -> NotifyError {
@@ -82,8 +99,12 @@ fn transport_error(channel: &str, e: &ureq::Error) -> NotifyError {
         ureq::Error::ConnectionFailed => "connection failed".to_owned(),
         ureq::Error::Io(io) => format!("network error ({})", io.kind()),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => "TLS handshake failed".to_owned(),
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => return NotifyError::permanent(channel, "invalid URL"),
-        ureq::Error::RequireHttpsOnly(_) => return NotifyError::permanent(channel, "URL must be https"),
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+            return NotifyError::permanent(channel, "invalid URL");
+        }
+        ureq::Error::RequireHttpsOnly(_) => {
+            return NotifyError::permanent(channel, "URL must be https");
+        }
         _ => "request failed".to_owned(),
     };
     NotifyError::transient(channel, what)
@@ -119,7 +140,10 @@ impl Notifier for SlackNotifier {
             return Err(NotifyError::permanent("slack", "not a slack configuration"));
         };
         let url = webhook_url.resolve(env_lookup, "slack", "webhook_url")?;
-        self.client.post_json("slack", &url, &slack_payload(result)).map(|_| ()).map_err(|e| scrub(e, &url))
+        self.client
+            .post_json("slack", &url, &slack_payload(result))
+            .map(|_| ())
+            .map_err(|e| scrub(e, &url))
     }
 }
 
@@ -142,10 +166,16 @@ impl Notifier for PagerDutyNotifier {
     }
     fn send(&self, result: &AlertResult, config: &Value) -> Result<(), NotifyError> {
         let ChannelConfig::Pagerduty { routing_key, url } = config_of("pagerduty", config)? else {
-            return Err(NotifyError::permanent("pagerduty", "not a pagerduty configuration"));
+            return Err(NotifyError::permanent(
+                "pagerduty",
+                "not a pagerduty configuration",
+            ));
         };
         let key = routing_key.resolve(env_lookup, "pagerduty", "routing_key")?;
         let url = url.as_deref().unwrap_or(PAGERDUTY_URL);
-        self.client.post_json("pagerduty", url, &pagerduty_payload(result, &key)).map(|_| ()).map_err(|e| scrub(e, &key))
+        self.client
+            .post_json("pagerduty", url, &pagerduty_payload(result, &key))
+            .map(|_| ())
+            .map_err(|e| scrub(e, &key))
     }
 }

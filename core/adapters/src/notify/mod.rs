@@ -38,7 +38,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use trailalerts::{AlertDef, ChannelConfig, Delivery, DeliveryStatus, DeliveryUpdate, Notifier, NotifyError, RetryPolicy, Storage};
+use trailalerts::{
+    AlertDef, ChannelConfig, Delivery, DeliveryStatus, DeliveryUpdate, Notifier, NotifyError,
+    RetryPolicy, Storage,
+};
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -53,7 +56,9 @@ mod tls;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Reads `env:NAME` secrets from the process environment.
@@ -62,11 +67,17 @@ pub fn env_lookup(name: &str) -> Option<String> {
 }
 
 /// Parses a channel configuration that a notifier of `kind` received.
-#[allow(dead_code, reason = "used by the channel features; `notify` alone has none")]
+#[allow(
+    dead_code,
+    reason = "used by the channel features; `notify` alone has none"
+)]
 pub(crate) fn config_of(kind: &str, config: &Value) -> Result<ChannelConfig, NotifyError> {
     match ChannelConfig::parse(config) {
         Ok(Some(c)) if c.kind() == kind => Ok(c),
-        Ok(_) => Err(NotifyError::permanent(kind, format!("not a `{kind}` channel configuration"))),
+        Ok(_) => Err(NotifyError::permanent(
+            kind,
+            format!("not a `{kind}` channel configuration"),
+        )),
         Err(e) => Err(NotifyError::permanent(kind, e)),
     }
 }
@@ -100,7 +111,11 @@ impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut kinds: Vec<&String> = self.notifiers.keys().collect();
         kinds.sort();
-        f.debug_struct("Dispatcher").field("channels", &kinds).field("policy", &self.policy).field("per_channel", &self.per_channel).finish()
+        f.debug_struct("Dispatcher")
+            .field("channels", &kinds)
+            .field("policy", &self.policy)
+            .field("per_channel", &self.per_channel)
+            .finish()
     }
 }
 
@@ -113,7 +128,12 @@ impl Default for Dispatcher {
 impl Dispatcher {
     /// A dispatcher with no channels, the default retry policy and 4 sends at a time per channel.
     pub fn new() -> Self {
-        Self { notifiers: HashMap::new(), policy: RetryPolicy::default(), per_channel: 4, poll: Duration::from_millis(500) }
+        Self {
+            notifiers: HashMap::new(),
+            policy: RetryPolicy::default(),
+            per_channel: 4,
+            poll: Duration::from_millis(500),
+        }
     }
 
     /// A dispatcher with every channel compiled in (by cargo feature).
@@ -197,10 +217,18 @@ impl Dispatcher {
     }
 }
 
-fn attempt(notifiers: &HashMap<String, Arc<dyn Notifier>>, policy: &RetryPolicy, d: &Delivery, now_ms: i64) -> DeliveryUpdate {
+fn attempt(
+    notifiers: &HashMap<String, Arc<dyn Notifier>>,
+    policy: &RetryPolicy,
+    d: &Delivery,
+    now_ms: i64,
+) -> DeliveryUpdate {
     let outcome = match notifiers.get(&d.kind) {
         Some(n) => n.send(&d.result, &d.config),
-        None => Err(NotifyError::permanent(&d.kind, format!("no notifier for channel type `{}`", d.kind))),
+        None => Err(NotifyError::permanent(
+            &d.kind,
+            format!("no notifier for channel type `{}`", d.kind),
+        )),
     };
     match outcome {
         Ok(()) => RetryPolicy::delivered(d),
@@ -231,7 +259,10 @@ impl DispatcherHandle {
     /// `timeout` passes, then stops. What remains stays pending in the storage.
     pub fn finish(mut self, timeout: Duration) -> DispatchStats {
         let _ = self.tx.send(Msg::Finish(Instant::now() + timeout));
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -250,7 +281,12 @@ struct Pool {
     signal: Sender<()>,
 }
 
-fn run<S: Storage>(d: Dispatcher, storage: Arc<Mutex<S>>, rx: Receiver<Msg>, done: Sender<Msg>) -> DispatchStats {
+fn run<S: Storage>(
+    d: Dispatcher,
+    storage: Arc<Mutex<S>>,
+    rx: Receiver<Msg>,
+    done: Sender<Msg>,
+) -> DispatchStats {
     let notifiers = Arc::new(d.notifiers);
     let policy = d.policy;
     let mut stats = DispatchStats::default();
@@ -261,14 +297,19 @@ fn run<S: Storage>(d: Dispatcher, storage: Arc<Mutex<S>>, rx: Receiver<Msg>, don
     loop {
         // Pick up what is due and not already being sent.
         let now = now_ms();
-        let due = storage.lock().map_err(|_| ()).and_then(|s| s.due_deliveries(now, cap + in_flight.len()).map_err(|_| ()));
+        let due = storage
+            .lock()
+            .map_err(|_| ())
+            .and_then(|s| s.due_deliveries(now, cap + in_flight.len()).map_err(|_| ()));
         match due {
             Ok(due) => {
                 for del in due {
                     if !in_flight.insert(del.id.clone()) {
                         continue;
                     }
-                    let pool = pools.entry(del.kind.clone()).or_insert_with(|| start_pool(d.per_channel, &notifiers, policy, &done));
+                    let pool = pools
+                        .entry(del.kind.clone())
+                        .or_insert_with(|| start_pool(d.per_channel, &notifiers, policy, &done));
                     if let Ok(mut q) = pool.queue.lock() {
                         q.push_back(del);
                     }
@@ -279,17 +320,26 @@ fn run<S: Storage>(d: Dispatcher, storage: Arc<Mutex<S>>, rx: Receiver<Msg>, don
         }
         // Done when finishing and nothing in flight is left and nothing falls due before the deadline.
         if let Some(dl) = deadline {
-            let next = storage.lock().ok().and_then(|s| s.next_delivery_ms().ok().flatten());
-            let remaining = i64::try_from(dl.saturating_duration_since(Instant::now()).as_millis()).unwrap_or(0);
+            let next = storage
+                .lock()
+                .ok()
+                .and_then(|s| s.next_delivery_ms().ok().flatten());
+            let remaining = i64::try_from(dl.saturating_duration_since(Instant::now()).as_millis())
+                .unwrap_or(0);
             let more_soon = next.is_some_and(|t| t <= now_ms() + remaining);
             if (in_flight.is_empty() && !more_soon) || Instant::now() >= dl {
                 break;
             }
         }
-        let next_due = storage.lock().ok().and_then(|s| s.next_delivery_ms().ok().flatten());
+        let next_due = storage
+            .lock()
+            .ok()
+            .and_then(|s| s.next_delivery_ms().ok().flatten());
         let mut wait = d.poll;
         if let Some(t) = next_due {
-            wait = wait.min(Duration::from_millis(u64::try_from((t - now_ms()).max(5)).unwrap_or(5)));
+            wait = wait.min(Duration::from_millis(
+                u64::try_from((t - now_ms()).max(5)).unwrap_or(5),
+            ));
         }
         if let Some(dl) = deadline {
             wait = wait.min(dl.saturating_duration_since(Instant::now()));
@@ -311,46 +361,70 @@ fn run<S: Storage>(d: Dispatcher, storage: Arc<Mutex<S>>, rx: Receiver<Msg>, don
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    stats.pending = storage.lock().ok().and_then(|s| s.list_deliveries(Some(DeliveryStatus::Pending), 0).ok()).map_or(0, |v| v.len() as u64);
+    stats.pending = storage
+        .lock()
+        .ok()
+        .and_then(|s| s.list_deliveries(Some(DeliveryStatus::Pending), 0).ok())
+        .map_or(0, |v| v.len() as u64);
     stats
 }
 
-fn record<S: Storage>(storage: &Arc<Mutex<S>>, u: &DeliveryUpdate, stats: &mut DispatchStats, in_flight: &mut HashSet<String>) {
+fn record<S: Storage>(
+    storage: &Arc<Mutex<S>>,
+    u: &DeliveryUpdate,
+    stats: &mut DispatchStats,
+    in_flight: &mut HashSet<String>,
+) {
     stats.attempts += 1;
     match u.status {
         DeliveryStatus::Delivered => stats.delivered += 1,
         DeliveryStatus::Pending => stats.retried += 1,
         DeliveryStatus::Failed => stats.failed += 1,
     }
-    let ok = storage.lock().map_err(|_| ()).and_then(|mut s| s.update_delivery(u).map_err(|_| ()));
+    let ok = storage
+        .lock()
+        .map_err(|_| ())
+        .and_then(|mut s| s.update_delivery(u).map_err(|_| ()));
     if ok.is_err() {
         stats.storage_errors += 1;
     }
     in_flight.remove(&u.id);
 }
 
-fn start_pool(n: usize, notifiers: &Arc<HashMap<String, Arc<dyn Notifier>>>, policy: RetryPolicy, done: &Sender<Msg>) -> Pool {
+fn start_pool(
+    n: usize,
+    notifiers: &Arc<HashMap<String, Arc<dyn Notifier>>>,
+    policy: RetryPolicy,
+    done: &Sender<Msg>,
+) -> Pool {
     let queue: Arc<Mutex<VecDeque<Delivery>>> = Arc::new(Mutex::new(VecDeque::new()));
     let (signal, wakeups) = mpsc::channel::<()>();
     let wakeups = Arc::new(Mutex::new(wakeups));
     for i in 0..n {
-        let (queue, wakeups, notifiers, done) = (Arc::clone(&queue), Arc::clone(&wakeups), Arc::clone(notifiers), done.clone());
-        let _ = std::thread::Builder::new().name(format!("trailalerts-send-{i}")).spawn(move || {
-            loop {
-                // One wake-up per queued delivery; the sender side closing ends the worker.
-                let woke = wakeups.lock().map(|w| w.recv().is_ok()).unwrap_or(false);
-                if !woke {
-                    break;
-                }
-                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                if let Some(del) = next {
-                    let u = attempt(&notifiers, &policy, &del, now_ms());
-                    if done.send(Msg::Done(u)).is_err() {
+        let (queue, wakeups, notifiers, done) = (
+            Arc::clone(&queue),
+            Arc::clone(&wakeups),
+            Arc::clone(notifiers),
+            done.clone(),
+        );
+        let _ = std::thread::Builder::new()
+            .name(format!("trailalerts-send-{i}"))
+            .spawn(move || {
+                loop {
+                    // One wake-up per queued delivery; the sender side closing ends the worker.
+                    let woke = wakeups.lock().map(|w| w.recv().is_ok()).unwrap_or(false);
+                    if !woke {
                         break;
                     }
+                    let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                    if let Some(del) = next {
+                        let u = attempt(&notifiers, &policy, &del, now_ms());
+                        if done.send(Msg::Done(u)).is_err() {
+                            break;
+                        }
+                    }
                 }
-            }
-        });
+            });
     }
     Pool { queue, signal }
 }

@@ -1,6 +1,13 @@
 //! Real local receivers for the notification tests, started by the tests and stopped when
 //! dropped: an HTTP receiver (Python's http.server), aiosmtpd, moto_server and rsyslogd.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, reason = "test support")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code,
+    reason = "test support"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -11,7 +18,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The Python with the receivers' packages (moto, aiosmtpd): `TRAILALERTS_TEST_PYTHON`, or the
@@ -21,7 +31,11 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = workspace().join(".venv/bin/python");
-    assert!(p.exists(), "{} not found: run `make test-deps` (creates .venv with moto[server] and aiosmtpd) or set TRAILALERTS_TEST_PYTHON", p.display());
+    assert!(
+        p.exists(),
+        "{} not found: run `make test-deps` (creates .venv with moto[server] and aiosmtpd) or set TRAILALERTS_TEST_PYTHON",
+        p.display()
+    );
     p
 }
 
@@ -30,7 +44,11 @@ pub fn script(name: &str) -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed on drop.
@@ -46,7 +64,10 @@ impl Drop for Proc {
 pub fn wait_port(port: u16, what: &str) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{what} did not start on port {port}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what} did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -68,26 +89,47 @@ impl HttpReceiver {
             .spawn()
             .expect("start http_receiver.py");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("receiver printed {line:?}"));
-        Self { _proc: Proc(child), port }
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("receiver printed {line:?}"));
+        Self {
+            _proc: Proc(child),
+            port,
+        }
     }
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
     fn get(&self, path: &str) -> Value {
-        let body = ureq::get(self.url(path)).call().unwrap().body_mut().read_to_string().unwrap();
+        let body = ureq::get(self.url(path))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
         serde_json::from_str(&body).unwrap()
     }
     pub fn requests(&self) -> Vec<Value> {
-        self.get("/_requests").as_array().cloned().unwrap_or_default()
+        self.get("/_requests")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
     pub fn stats(&self) -> (u64, u64) {
         let s = self.get("/_stats");
-        (s["started"].as_u64().unwrap(), s["finished"].as_u64().unwrap())
+        (
+            s["started"].as_u64().unwrap(),
+            s["finished"].as_u64().unwrap(),
+        )
     }
     pub fn control(&self, mode: Value) {
-        ureq::post(self.url("/_control")).send(mode.to_string().as_bytes()).unwrap();
+        ureq::post(self.url("/_control"))
+            .send(mode.to_string().as_bytes())
+            .unwrap();
     }
 }
 
@@ -105,19 +147,43 @@ impl Smtp {
         }
         let port = free_port();
         let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(dir.path().join("mail"))
             .stdout(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
         wait_port(port, "aiosmtpd");
-        Self { _proc: Proc(child), port, dir }
+        Self {
+            _proc: Proc(child),
+            port,
+            dir,
+        }
     }
     /// Messages received, parsed by Python's email package.
     pub fn messages(&self) -> Vec<Value> {
-        let out = Command::new(python()).arg(script("parse_mail.py")).arg(self.dir.path().join("mail")).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().cloned().unwrap()
+        let out = Command::new(python())
+            .arg(script("parse_mail.py"))
+            .arg(self.dir.path().join("mail"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap()
     }
 }
 
@@ -137,14 +203,26 @@ impl Moto {
             .spawn()
             .expect("start moto_server");
         wait_port(port, "moto_server");
-        Self { _proc: Proc(child), port }
+        Self {
+            _proc: Proc(child),
+            port,
+        }
     }
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
     pub fn helper(&self, args: &[&str]) -> Value {
-        let out = Command::new(python()).arg(script("aws_helper.py")).arg(self.endpoint()).args(args).output().unwrap();
-        assert!(out.status.success(), "aws_helper {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(python())
+            .arg(script("aws_helper.py"))
+            .arg(self.endpoint())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws_helper {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -205,7 +283,13 @@ template(name="j" type="list") {{
             .spawn()
             .expect("start rsyslogd");
         wait_port(tcp, "rsyslogd");
-        Self { _proc: Proc(child), udp, tcp, out, _dir: dir }
+        Self {
+            _proc: Proc(child),
+            udp,
+            tcp,
+            out,
+            _dir: dir,
+        }
     }
     /// Parsed messages, waiting up to 10 s for `n` of them.
     pub fn parsed(&self, n: usize) -> Vec<Value> {
@@ -214,7 +298,10 @@ template(name="j" type="list") {{
             let lines: Vec<Value> = std::fs::read_to_string(&self.out)
                 .unwrap_or_default()
                 .lines()
-                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("rsyslog wrote unparsable JSON {l}: {e}")))
+                .map(|l| {
+                    serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("rsyslog wrote unparsable JSON {l}: {e}"))
+                })
                 .collect();
             if lines.len() >= n || start.elapsed() > Duration::from_secs(10) {
                 return lines;

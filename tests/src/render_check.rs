@@ -1,0 +1,170 @@
+//! The invariants of the notification renderers, shared by the `render` fuzz target and the
+//! regression replay in `tests/tests/fuzz_regressions.rs`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "test oracle"
+)]
+
+use serde_json::{Value, json};
+use trailalerts::render::{
+    SyslogHeader, cef_message, email_html, json_message, pagerduty_payload, slack_payload, subject,
+    syslog_message,
+};
+use trailalerts::{Engine, Event, SyslogFormat};
+
+/// Checks `[id name="v" …]` with RFC 5424 escaping; returns the rest after `]`.
+fn check_sd(s: &str) -> &str {
+    let b = s.as_bytes();
+    assert_eq!(b.first(), Some(&b'['), "{s}");
+    let mut i = 1;
+    let mut in_value = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_value {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_value = false,
+                b']' => panic!("unescaped ] in SD value: {s}"),
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_value = true,
+                b']' => return &s[i + 1..],
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    panic!("SD not closed: {s}");
+}
+
+fn split_cef_header(s: &str) -> usize {
+    let mut n = 1;
+    let mut esc = false;
+    for c in s.chars() {
+        if esc {
+            esc = false;
+        } else if c == '\\' {
+            esc = true;
+        } else if c == '|' {
+            n += 1;
+            if n == 8 {
+                break;
+            }
+        }
+    }
+    n
+}
+
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Renders attacker-chosen text (NUL-separated fields of `data`) through every channel and
+/// panics when an output is not well-formed or not inert.
+pub fn check(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let parts: Vec<&str> = text.splitn(4, '\u{0}').collect();
+    let pick = |i: usize| parts.get(i).copied().unwrap_or("x");
+    let alert = json!({"id": "fuzz", "name": pick(3), "risk": "medium"});
+    let Ok(b) = Engine::builder()
+        .builtin(false)
+        .alerts_json(&alert.to_string())
+    else {
+        return;
+    };
+    let Ok(mut engine) = b.build() else { return };
+    let ev = json!({"eventID": "e", "eventTime": "2024-01-01T00:00:00Z", "eventName": pick(1), "eventSource": "iam.amazonaws.com",
+        "awsRegion": "us-east-1", "sourceIPAddress": pick(2), "userAgent": pick(0), "errorMessage": pick(1),
+        "userIdentity": {"type": "IAMUser", "userName": pick(0), "arn": pick(2)}, "requestParameters": {"k": pick(0)}});
+    let ev_text = ev.to_string();
+    let Ok(ev) = Event::parse(&ev_text) else {
+        return;
+    };
+    for r in engine.evaluate(&ev) {
+        let slack = slack_payload(&r);
+        let mut s = Vec::new();
+        strings(&slack, &mut s);
+        for t in &s {
+            assert!(
+                !t.contains('<') && !t.contains('>'),
+                "Slack markup survived: {t}"
+            );
+        }
+        let h = SyslogHeader {
+            facility: 16,
+            hostname: "h",
+            app_name: "trailalerts",
+            proc_id: "1",
+            version: "0",
+        };
+        for f in [SyslogFormat::Rfc5424, SyslogFormat::Cef, SyslogFormat::Json] {
+            let m = syslog_message(&r, f, &h);
+            assert!(!m.contains(['\n', '\r']), "{m}");
+            let sd_at = m.find(" [trailalerts@32473").expect("structured data");
+            let rest = check_sd(&m[sd_at + 1..]);
+            if f == SyslogFormat::Json {
+                serde_json::from_str::<Value>(rest.trim_start()).expect("syslog JSON parses");
+            }
+        }
+        let cef = cef_message(&r, "0");
+        assert_eq!(split_cef_header(&cef), 8, "{cef}");
+        assert!(!cef.contains(['\n', '\r']));
+        let _: Value = serde_json::from_str(&json_message(&r, 10_000).to_string()).expect("json");
+        let sub = subject(&r, 150, false);
+        assert!(!sub.contains(['\r', '\n']) && sub.chars().count() <= 151);
+        assert!(subject(&r, 100, true).is_ascii());
+        let html = email_html(&r);
+        assert!(!html.contains("<script") && html.matches('<').count() == email_html_tags(&html));
+        let pd = pagerduty_payload(&r, "k");
+        assert!(
+            pd["payload"]["summary"]
+                .as_str()
+                .is_some_and(|x| x.chars().count() <= 1025)
+        );
+    }
+}
+
+/// Every `<` in the HTML body starts one of the template's own tags.
+fn email_html_tags(html: &str) -> usize {
+    const TAGS: [&str; 14] = [
+        "<!DOCTYPE",
+        "<html",
+        "</html",
+        "<body",
+        "</body",
+        "<h2",
+        "</h2",
+        "<table",
+        "</table",
+        "<tr",
+        "</tr",
+        "<th",
+        "</th",
+        "<td",
+    ];
+    let mut n = 0;
+    for (i, _) in html.match_indices('<') {
+        let rest = &html[i..];
+        if TAGS.iter().any(|t| rest.starts_with(t))
+            || rest.starts_with("</td")
+            || rest.starts_with("<code")
+            || rest.starts_with("</code")
+            || rest.starts_with("<p ")
+            || rest.starts_with("</p")
+        {
+            n += 1;
+        }
+    }
+    n
+}
