@@ -240,6 +240,9 @@ pub enum ChannelConfig {
         /// SMTP password (secret).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<Secret>,
+        /// A PEM file of CA certificates to trust in addition to the public roots (private relays).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_file: Option<String>,
     },
 }
 

@@ -665,3 +665,64 @@ fn bad_smtp_server_is_retryable_and_bad_address_is_not() {
     assert!(!err.retryable);
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+#[test]
+fn syslog_over_tls_verifies_the_server_with_a_private_ca() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = support::Certs::new();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certs.path("server.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(certs.path("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut frames = Vec::new();
+        for _ in 0..2 {
+            let (sock, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, sock);
+            let mut buf = Vec::new();
+            let _ = tls.read_to_end(&mut buf);
+            frames.push(String::from_utf8_lossy(&buf).into_owned());
+        }
+        frames
+    });
+    let n = SyslogNotifier::new();
+    let (results, _) = syslog_results("cef");
+    let trusted = json!({"type": "syslog", "address": format!("tls://127.0.0.1:{port}"), "format": "cef", "ca_file": certs.path("ca.pem")});
+    n.send(&results[0], &trusted).unwrap();
+    // The public roots do not trust the private CA: the handshake fails, nothing is sent.
+    let err = n.send(&results[0], &json!({"type": "syslog", "address": format!("tls://127.0.0.1:{port}")})).unwrap_err();
+    assert!(err.message.contains("TLS write"), "{err}");
+    let frames = server.join().unwrap();
+    let (len, msg) = frames[0].split_once(' ').unwrap();
+    assert_eq!(len.parse::<usize>().unwrap(), msg.len());
+    assert!(msg.contains("CEF:0|trailalerts|trailalerts|"), "{msg}");
+    assert_eq!(frames[1], "", "nothing reaches an unverified server");
+}
+
+#[test]
+fn email_over_starttls_and_smtps_with_a_private_ca() {
+    let certs = support::Certs::new();
+    for (mode, scheme) in [("starttls", "smtp+starttls"), ("smtps", "smtps")] {
+        let smtp = Smtp::start_tls(&certs, mode);
+        let cfg = json!({"type": "email", "smtp_url": format!("{scheme}://127.0.0.1:{}", smtp.port), "from": "alerts@example.com",
+                         "to": ["soc@example.com"], "ca_file": certs.path("ca.pem")});
+        let (_, _, stats) = deliver(json!([cfg]), 1);
+        assert_eq!(stats.delivered, 1, "{mode}: {stats:?}");
+        assert_eq!(smtp.messages().len(), 1, "{mode}");
+        // Without the CA the server is not trusted.
+        let (_, results) = results_with(json!([]), 1);
+        let err = EmailNotifier::new()
+            .send(&results[0], &json!({"type": "email", "smtp_url": format!("{scheme}://127.0.0.1:{}", smtp.port), "from": "a@example.com", "to": ["b@example.com"]}))
+            .unwrap_err();
+        assert!(err.message.to_lowercase().contains("certificate") || err.message.to_lowercase().contains("tls"), "{mode}: {err}");
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use serde_json::Value;
 use trailalerts::render::{email_html, email_text, subject};
@@ -114,6 +114,7 @@ impl Notifier for EmailNotifier {
             smtp_url,
             username,
             password,
+            ca_file,
             ..
         } = config_of("email", config)?
         else {
@@ -126,8 +127,20 @@ impl Notifier for EmailNotifier {
             None => server.password.clone(),
         };
         let user = username.or_else(|| server.user.clone());
-        let params =
-            || TlsParameters::new(server.host.clone()).map_err(|e| perm(format!("TLS setup: {e}")));
+        let ca = match &ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| perm(format!("`ca_file` {path}: {e}")))?;
+                Some(Certificate::from_pem(&pem).map_err(|e| perm(format!("`ca_file` {path}: {e}")))?)
+            }
+            None => None,
+        };
+        let params = || {
+            let mut b = TlsParameters::builder(server.host.clone());
+            if let Some(c) = ca.clone() {
+                b = b.add_root_certificate(c);
+            }
+            b.build_rustls().map_err(|e| perm(format!("TLS setup: {e}")))
+        };
         let tls = match server.tls {
             "opportunistic" => Tls::Opportunistic(params()?),
             "starttls" => Tls::Required(params()?),
