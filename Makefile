@@ -26,13 +26,14 @@ demo: build
 ## Every test in the repository.
 test: check-tools test-rust lint test-python test-node fuzz-smoke
 
-## Real receivers the notification tests start: moto_server, aiosmtpd (PyPI, into .venv) and
-## rsyslogd (Debian package rsyslog).
+## Real receivers the notification tests start: moto_server, aiosmtpd (PyPI, into .venv),
+## rsyslogd (Debian package rsyslog) and openssl for test certificates.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 test-deps: $(VENV)/.test-deps
 	@command -v rsyslogd >/dev/null || [ -x /usr/sbin/rsyslogd ] || { \
 		echo "installing rsyslog (Debian package) for the syslog tests"; \
 		$(SUDO) apt-get install -y -q rsyslog >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q rsyslog; }; }
+	@command -v openssl >/dev/null || { $(SUDO) apt-get install -y -q openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openssl; }; }
 
 $(VENV)/.test-deps: $(VPY)
 	$(VPY) -m pip install -q "moto[server]>=5.1,<6" "aiosmtpd>=1.4,<2" boto3
