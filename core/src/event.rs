@@ -249,6 +249,12 @@ impl<'a> Event<'a> {
             .clone()
     }
 
+    /// The id results and processed-event records use: `eventID`, or a hash of the raw text
+    /// when the event has none (so redelivered copies still match).
+    pub fn dedup_id(&self) -> String {
+        crate::engine::event_id_of(self)
+    }
+
     /// `eventID`.
     pub fn event_id(&self) -> Option<&str> {
         self.f.event_id.as_deref()

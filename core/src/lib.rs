@@ -39,6 +39,7 @@ mod engine;
 mod error;
 mod event;
 mod glob;
+mod message;
 mod notify;
 mod outbox;
 mod pattern;
@@ -65,6 +66,7 @@ pub use notify::{
     CHANNEL_TYPES, ChannelConfig, MemoryNotifier, Notifier, Secret, SyslogFormat, SyslogTransport,
     channel_key, facility_code, redact, redact_config, syslog_address,
 };
+pub use message::{MessageShape, S3Object, decode_s3_key, detect_message, skip_reason};
 pub use outbox::{Delivery, DeliveryStatus, DeliveryUpdate, RetryPolicy};
 pub use pattern::FilterPattern;
 pub use result::AlertResult;

@@ -6,6 +6,8 @@
 //! - `slack`, `pagerduty`, `syslog`, `email`, `sns`, `lambda` (all: `notifiers`): the
 //!   notification channels, delivered from the storage's outbox by
 //!   [`notify::Dispatcher`] (feature `notify`).
+//! - `sqs`: the live pipeline [`sqs::Watcher`]: SQS messages (S3 notifications, SNS,
+//!   EventBridge, raw records) → engine → storage → notifications.
 
 #[cfg(feature = "files")]
 pub mod files;
@@ -13,3 +15,5 @@ pub mod files;
 pub mod notify;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "sqs")]
+pub mod sqs;

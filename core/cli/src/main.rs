@@ -15,6 +15,7 @@ use trailalerts_adapters::sqlite::SqliteStorage;
 mod db;
 mod notify;
 mod output;
+mod watch;
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +42,8 @@ enum Command {
     /// List, show, validate, enable, disable, copy, import and export alert definitions.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Watch an SQS queue (S3 notifications, SNS, EventBridge) and alert continuously.
+    Watch(watch::WatchArgs),
     /// The notification outbox: list deliveries, send pending ones, retry failed ones (needs --db).
     #[command(subcommand)]
     Notifications(notify::NotificationsCommand),
@@ -164,6 +167,7 @@ fn main() -> ExitCode {
         Command::IgnoreResult(a) => db::ignore_result(a),
         Command::Alerts(c) => alerts(c),
         Command::Notifications(c) => notify::run(c),
+        Command::Watch(a) => watch::watch(a),
     };
     match r {
         Ok(code) => code,

@@ -43,7 +43,7 @@ use trailalerts::{
     RetryPolicy, Storage,
 };
 
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "sns", feature = "lambda"))]
 pub mod aws;
 #[cfg(feature = "email")]
 pub mod email;
