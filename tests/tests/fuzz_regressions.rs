@@ -74,6 +74,18 @@ fn fuzz_seeds_and_regressions_replay_cleanly() {
         }
         n += 1;
     }
+    for data in inputs("sqs_message") {
+        if let Ok(text) = std::str::from_utf8(&data) {
+            match trailalerts::detect_message(text) {
+                trailalerts::MessageShape::Events(raws) => raws.iter().for_each(|r| {
+                    let _ = Event::from_raw_value(r);
+                }),
+                trailalerts::MessageShape::S3Objects { objects, .. } => assert!(objects.iter().all(|o| trailalerts::skip_reason(&o.key).is_none())),
+                _ => {}
+            }
+        }
+        n += 1;
+    }
     for data in inputs("render") {
         trailalerts_tests::render_check::check(&data);
         n += 1;
