@@ -8,6 +8,9 @@ Prints its port on the first line of stdout, then serves on 127.0.0.1 until kill
 - POST /_control {"status": 500, "times": 2, "retry_after": "1", "delay": 3.0}: the next `times`
   requests (default: all) get that status / Retry-After / delay; {} resets to 200.
 
+With `--upstream URL` it is a fault-injecting proxy: requests are forwarded to URL (e.g. a
+moto_server) unless the current mode says to fail or stall them first.
+
 For Lambda Invoke paths (/2015-03-31/functions/NAME/invocations) the request's AWS SigV4
 signature is recomputed with botocore and the access key/secret "testing"/"testing"; the
 result is recorded as `sigv4` ("valid" or the reason it is not).
@@ -18,7 +21,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import urllib.error
+import urllib.request
+
 LOCK = threading.Lock()
+UPSTREAM = None
 REQUESTS = []
 STATS = {"started": 0, "finished": 0}
 MODE = {}
@@ -66,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if UPSTREAM and not self.path.startswith("/_"):
+            return self.proxied("GET", b"")
         with LOCK:
             if self.path == "/_requests":
                 data = json.dumps(REQUESTS).encode()
@@ -78,9 +87,58 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(200, data, [("Content-Type", "application/json")])
 
+    def forward(self, method, body):
+        req = urllib.request.Request(UPSTREAM + self.path, data=body if method not in ("GET", "HEAD") else None, method=method)
+        for k, v in self.headers.items():
+            if k.lower() not in ("host", "content-length", "connection", "transfer-encoding"):
+                req.add_header(k, v)
+        try:
+            resp = urllib.request.urlopen(req, timeout=30)
+            status, headers, data = resp.status, resp.getheaders(), resp.read()
+        except urllib.error.HTTPError as e:
+            status, headers, data = e.code, e.headers.items(), e.read()
+        keep = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date")]
+        self.reply(status, data if method != "HEAD" else b"", keep)
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def proxied(self, method, body):
+        with LOCK:
+            STATS["started"] += 1
+            mode = dict(MODE)
+            if "times" in MODE:
+                MODE["times"] -= 1
+                if MODE["times"] <= 0:
+                    MODE.clear()
+            REQUESTS.append({"path": self.path, "method": method, "started": time.time(), "failed": bool(mode.get("status"))})
+        if mode.get("delay"):
+            time.sleep(float(mode["delay"]))
+        if mode.get("status"):
+            headers = [("Content-Type", "application/x-amz-json-1.0")]
+            if mode.get("retry_after") is not None:
+                headers.append(("Retry-After", str(mode["retry_after"])))
+            self.reply(int(mode["status"]), mode.get("body", '{"__type":"ServiceUnavailable","message":"injected"}').encode(), headers)
+        else:
+            self.forward(method, body)
+        with LOCK:
+            STATS["finished"] += 1
+
+    def do_PUT(self):
+        self.proxied("PUT", self.read_body())
+
+    def do_HEAD(self):
+        self.proxied("HEAD", b"")
+
+    def do_DELETE(self):
+        self.proxied("DELETE", self.read_body())
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
+        if UPSTREAM and self.path != "/_control":
+            return self.proxied("POST", body)
         if self.path == "/_control":
             with LOCK:
                 MODE.clear()
@@ -118,7 +176,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    global UPSTREAM
+    args = sys.argv[1:]
+    if "--upstream" in args:
+        i = args.index("--upstream")
+        UPSTREAM = args[i + 1].rstrip("/")
+        del args[i:i + 2]
+    port = int(args[0]) if args else 0
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     # Clients that give up (timeouts in fault tests) reset connections; that is expected.

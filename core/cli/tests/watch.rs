@@ -238,3 +238,37 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
     let out = bin().args(["notifications", "list", "--db", db.to_str().unwrap(), "--status", "pending"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "nothing left pending: {}", text(&out));
 }
+
+#[test]
+fn queue_5xx_and_throttling_are_retried() {
+    let moto = Moto::start();
+    let proxy = HttpReceiver::proxy(&moto.endpoint());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alerts.db");
+    let none = dir.path().join("none.json");
+    std::fs::write(&none, "[]").unwrap();
+    let q = moto.helper(&["watch-setup", "faulty", "10"]);
+    let (bucket, queue) = (q["bucket"].as_str().unwrap(), q["queue_url"].as_str().unwrap());
+    let files = walk(&samples());
+    let throttling = json!({"status": 400, "times": 4, "body": "{\"__type\":\"com.amazonaws.sqs#ThrottlingException\",\"message\":\"Rate exceeded\"}"});
+    for (round, mode) in [json!({"status": 503, "times": 5}), throttling].into_iter().enumerate() {
+        for f in &files {
+            let key = f.strip_prefix(samples().parent().unwrap()).unwrap().to_str().unwrap().to_owned();
+            moto.helper(&["put", bucket, &format!("{round}/{key}"), f.to_str().unwrap()]);
+        }
+        let before = proxy.requests().iter().filter(|r| r["failed"] == true).count();
+        proxy.control(mode.clone());
+        let out = bin()
+            .args(["watch", "--queue-url", queue, "--endpoint-url", &proxy.url(""), "--db", db.to_str().unwrap(), "--alerts", none.to_str().unwrap()])
+            .args(["--exit-when-empty", "--wait-seconds", "1"])
+            .output()
+            .unwrap();
+        let log = text(&out);
+        assert!(out.status.success(), "{log}");
+        let failed = proxy.requests().iter().filter(|r| r["failed"] == true).count() - before;
+        assert_eq!(failed, mode["times"].as_u64().unwrap() as usize, "every injected failure was met and retried: {log}");
+        assert!(log.contains("objects=3 ") && log.contains("failed=0 "), "all three log files handled despite {mode}: {log}");
+    }
+    // The same events were announced twice (two prefixes): stored once.
+    assert_eq!(stored(&db).into_iter().collect::<BTreeSet<_>>(), expected(&none, &files));
+}

@@ -82,9 +82,16 @@ impl HttpReceiver {
         Self::start_on(0)
     }
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(&[port.to_string()])
+    }
+    /// A fault-injecting proxy in front of `upstream`.
+    pub fn proxy(upstream: &str) -> Self {
+        Self::spawn(&["--upstream".to_owned(), upstream.to_owned()])
+    }
+    fn spawn(args: &[String]) -> Self {
         let mut child = Command::new(python())
             .arg(script("http_receiver.py"))
-            .arg(port.to_string())
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start http_receiver.py");
