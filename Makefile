@@ -8,7 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 WHEEL_VENV := target/wheel-venv
 
-.PHONY: test-deps bench-peers demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
+.PHONY: bench-watch test-deps bench-peers demo test test-rust test-python test-node fuzz fuzz-smoke lint build bench bench-python bench-node clean check-tools venv
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -74,6 +74,12 @@ fuzz:
 ## A short run of each fuzz target (part of `make test`).
 fuzz-smoke:
 	tests/fuzz/run.sh 10
+
+## `watch` through a local moto_server (S3 + SQS), end to end, vs `scan` of the same files.
+bench-watch: build $(VENV)/.test-deps
+	rm -rf target/bench-watch-logs
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_logs -- target/bench-watch-logs 40 2000
+	$(VPY) benches/watch_moto.py target/bench-watch-logs ./$(BIN)
 
 ## Criterion benchmarks (see benches/README.md).
 bench:
