@@ -375,6 +375,10 @@ pub trait Storage {
 
     /// Pending deliveries whose next attempt is due at `now_ms`, earliest first, at most `limit`.
     fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StorageError>;
+    /// Atomically takes up to `limit` due deliveries for sending: they are returned and their
+    /// next attempt is pushed to `now_ms + lease_ms`, so other dispatchers sharing the storage
+    /// do not send them too. If the sender dies, they fall due again when the lease ends.
+    fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError>;
     /// The earliest next attempt of any pending delivery.
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError>;
     /// Records the outcome of an attempt, and mirrors it into the result's notification status.
@@ -774,6 +778,16 @@ impl Storage for MemoryStorage {
             .take(if limit == 0 { usize::MAX } else { limit })
             .cloned()
             .collect())
+    }
+
+    fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError> {
+        let due = self.due_deliveries(now_ms, limit)?;
+        for d in &due {
+            if let Some(x) = self.deliveries.get_mut(&d.id) {
+                x.next_attempt_ms = now_ms.saturating_add(lease_ms);
+            }
+        }
+        Ok(due)
     }
 
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {

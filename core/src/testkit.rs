@@ -713,5 +713,14 @@ fn outbox<S: Storage>(s: &mut S) -> Result<(), String> {
     {
         return Err("retry_deliveries makes failed ones due again".into());
     }
+    // Claims: a claimed delivery is not due for anyone else until its lease ends.
+    let before = s.due_deliveries(5_000, 0).map_err(err)?.len();
+    let claimed = s.claim_deliveries(5_000, 1, 60_000).map_err(err)?;
+    if claimed.len() != 1 || s.due_deliveries(5_000, 0).map_err(err)?.len() != before - 1 {
+        return Err("claimed deliveries are not due again for others during their lease".into());
+    }
+    if !s.due_deliveries(65_000, 0).map_err(err)?.iter().any(|d| claimed.iter().any(|c| c.id == d.id)) {
+        return Err("claims expire after their lease".into());
+    }
     Ok(())
 }

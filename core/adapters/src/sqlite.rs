@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql, TransactionBehavior, params};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use trailalerts::{
@@ -963,6 +963,30 @@ impl Storage for SqliteStorage {
             "WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2",
             &[&now_ms, &limit],
         )
+    }
+
+    fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError> {
+        let p = self.path.clone();
+        // IMMEDIATE: take the write lock before reading, so two processes cannot claim the same rows.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| backend(&p, "claim deliveries", &e))?;
+        let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
+        let ids: Vec<String> = {
+            let mut st = tx
+                .prepare_cached("SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2")
+                .map_err(|e| backend(&p, "claim deliveries", &e))?;
+            let rows = st.query_map(params![now_ms, limit], |r| r.get(0)).map_err(|e| backend(&p, "claim deliveries", &e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| backend(&p, "claim deliveries", &e))?
+        };
+        for id in &ids {
+            tx.execute("UPDATE deliveries SET next_attempt_ms = ?2 WHERE id = ?1", params![id, now_ms.saturating_add(lease_ms)])
+                .map_err(|e| backend(&p, "claim deliveries", &e))?;
+        }
+        tx.commit().map_err(|e| backend(&p, "claim deliveries", &e))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.extend(self.deliveries_where("WHERE id = ?1", &[id])?);
+        }
+        Ok(out)
     }
 
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {

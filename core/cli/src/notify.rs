@@ -169,6 +169,9 @@ pub enum NotificationsCommand {
         /// Stop waiting after this many seconds; what is left stays pending.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         timeout: u64,
+        /// How long a notification being sent stays reserved; after a crash it is sent again once this passes.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        lease: u64,
     },
     /// Make failed deliveries pending again (one by id, or all with --all).
     Retry {
@@ -256,9 +259,10 @@ pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        NotificationsCommand::Deliver { db, timeout } => {
+        NotificationsCommand::Deliver { db, timeout, lease } => {
             let store = Arc::new(Mutex::new(open_db(&db)?));
             let stats = dispatcher()?
+                .lease(Duration::from_secs(lease.max(1)))
                 .spawn(Arc::clone(&store))
                 .finish(Duration::from_secs(timeout));
             let failed = store

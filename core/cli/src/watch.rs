@@ -46,6 +46,9 @@ pub struct WatchArgs {
     /// At shutdown, wait at most this long for notifications to be delivered (the rest stay pending in --db).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     notify_timeout: u64,
+    /// How long a notification being sent stays reserved; after a crash it is sent again once this passes.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    notify_lease: u64,
 }
 
 fn log(line: &str) {
@@ -74,7 +77,7 @@ pub fn watch(a: WatchArgs) -> Result<ExitCode, Fatal> {
 fn run<S: Storage + Send + 'static>(engine: Engine, store: Arc<Mutex<S>>, a: &WatchArgs, stop: Arc<AtomicBool>) -> Result<ExitCode, Fatal> {
     let notify = !a.no_notify && engine.alerts().any(|d| d.enabled && !d.notifications.is_empty());
     let dispatcher = if notify {
-        let d = Dispatcher::with_builtin_channels().map_err(|e| Fatal(1, e.to_string()))?;
+        let d = Dispatcher::with_builtin_channels().map_err(|e| Fatal(1, e.to_string()))?.lease(Duration::from_secs(a.notify_lease.max(1)));
         let problems = d.check_alerts(engine.alerts().filter(|x| x.enabled));
         if !problems.is_empty() {
             return Err(Fatal(2, problems.join("\n")));

@@ -196,7 +196,7 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
     let args = |exit: bool| {
         let mut c = bin();
         c.args(["watch", "--queue-url", queue, "--endpoint-url", &moto.endpoint(), "--db", db.to_str().unwrap(), "--alerts", alerts.to_str().unwrap()])
-            .args(["--wait-seconds", "1", "--visibility-timeout", "2", "--concurrency", "2"])
+            .args(["--wait-seconds", "1", "--visibility-timeout", "2", "--concurrency", "2", "--notify-lease", "2"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if exit {
@@ -271,4 +271,53 @@ fn queue_5xx_and_throttling_are_retried() {
     }
     // The same events were announced twice (two prefixes): stored once.
     assert_eq!(stored(&db).into_iter().collect::<BTreeSet<_>>(), expected(&none, &files));
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_two_consumers_share_a_queue() {
+    let moto = Moto::start();
+    let rx = HttpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alerts.db");
+    let alerts = alerts_file(dir.path(), &rx);
+    let q = moto.helper(&["watch-setup", "shared", "50"]);
+    let (bucket, queue) = (q["bucket"].as_str().unwrap(), q["queue_url"].as_str().unwrap());
+    let logs = stratus();
+    for (i, f) in logs.iter().enumerate() {
+        moto.helper(&["put", bucket, &format!("AWSLogs/1/CloudTrail/us-east-1/2024/07/31/f{i}.json.gz"), f.to_str().unwrap(), "gzip"]);
+    }
+    let watch = |exit: bool| {
+        let mut c = bin();
+        c.args(["watch", "--queue-url", queue, "--endpoint-url", &moto.endpoint(), "--db", db.to_str().unwrap(), "--alerts", alerts.to_str().unwrap()])
+            .args(["--wait-seconds", "20", "--visibility-timeout", "30", "--concurrency", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if exit {
+            c.arg("--exit-when-empty");
+        }
+        c
+    };
+    // SIGTERM during a 20-second long poll: stops at once, exits 0, logs its counters.
+    let child = watch(false).spawn().unwrap();
+    let start = Instant::now();
+    while !(db.exists() && !stored(&db).is_empty()) {
+        assert!(start.elapsed() < Duration::from_secs(30), "no results");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(sent.elapsed() < Duration::from_secs(15), "graceful stop took {:?}", sent.elapsed());
+    assert!(log.contains("stopped: messages="), "{log}");
+    // Two consumers drain the rest together.
+    let a = watch(true).spawn().unwrap();
+    let b = watch(true).spawn().unwrap();
+    let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(oa.status.success() && ob.status.success(), "{}\n{}", text(&oa), text(&ob));
+    let got = stored(&db);
+    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), expected(&alerts, &logs), "{}\n{}", text(&oa), text(&ob));
+    let n = notified(&rx);
+    assert!(n.values().all(|&c| c == 1), "each notification once: {n:?}");
 }

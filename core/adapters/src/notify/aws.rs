@@ -66,7 +66,12 @@ impl Aws {
                 b.build()
             }
             None => {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                // Bounded operations, so a send always ends well within the dispatcher's lease.
+                let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(30))
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .build();
+                let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
                 if let Some(r) = region {
                     loader = loader.region(Region::new(r));
                 }

@@ -82,6 +82,11 @@ pub(crate) fn config_of(kind: &str, config: &Value) -> Result<ChannelConfig, Not
     }
 }
 
+/// How long a claimed delivery is reserved for its sender by default (longer than any send's
+/// timeouts: HTTP 10 s, syslog 10 s, SMTP 20 s per command, AWS 30 s per operation); if the
+/// sender dies, another dispatcher (or the restarted one) takes it over after this.
+pub const LEASE_MS: i64 = 60_000;
+
 /// Counts of what the dispatcher did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DispatchStats {
@@ -105,6 +110,7 @@ pub struct Dispatcher {
     policy: RetryPolicy,
     per_channel: usize,
     poll: Duration,
+    lease_ms: i64,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -133,6 +139,7 @@ impl Dispatcher {
             policy: RetryPolicy::default(),
             per_channel: 4,
             poll: Duration::from_millis(500),
+            lease_ms: LEASE_MS,
         }
     }
 
@@ -171,6 +178,14 @@ impl Dispatcher {
     #[must_use]
     pub fn per_channel(mut self, n: usize) -> Self {
         self.per_channel = n.max(1);
+        self
+    }
+
+    /// Sets how long a claimed delivery stays reserved (see [`LEASE_MS`]); after a crash its
+    /// deliveries are sent again once this passes.
+    #[must_use]
+    pub fn lease(mut self, d: Duration) -> Self {
+        self.lease_ms = i64::try_from(d.as_millis()).unwrap_or(LEASE_MS).max(1);
         self
     }
 
@@ -289,6 +304,7 @@ fn run<S: Storage>(
 ) -> DispatchStats {
     let notifiers = Arc::new(d.notifiers);
     let policy = d.policy;
+    let lease_ms = d.lease_ms;
     let mut stats = DispatchStats::default();
     let mut in_flight: HashSet<String> = HashSet::new();
     let mut pools: HashMap<String, Pool> = HashMap::new();
@@ -297,10 +313,12 @@ fn run<S: Storage>(
     loop {
         // Pick up what is due and not already being sent.
         let now = now_ms();
-        let due = storage
-            .lock()
-            .map_err(|_| ())
-            .and_then(|s| s.due_deliveries(now, cap + in_flight.len()).map_err(|_| ()));
+        let room = cap.saturating_sub(in_flight.len());
+        let due = if room == 0 {
+            Ok(Vec::new())
+        } else {
+            storage.lock().map_err(|_| ()).and_then(|mut s| s.claim_deliveries(now, room, lease_ms).map_err(|_| ()))
+        };
         match due {
             Ok(due) => {
                 for del in due {
