@@ -405,3 +405,26 @@ fn a_million_record_file_is_read() {
     assert_eq!(n, 1_000_000);
     assert_eq!(engine.stats().events, 1_000_000);
 }
+
+#[test]
+fn a_100_mb_single_line_record_is_evaluated_and_the_next_record_still_read() {
+    let mut buf = String::with_capacity(101_000_000);
+    buf.push_str(r#"{"eventVersion":"1.08","eventID":"huge","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","requestParameters":{"name":"t","blob":""#);
+    buf.extend(std::iter::repeat_n('a', 100_000_000));
+    buf.push_str("\"}}\n");
+    buf.push_str(r#"{"eventVersion":"1.08","eventID":"small","eventName":"DeleteTrail","eventSource":"cloudtrail.amazonaws.com"}"#);
+    buf.push('\n');
+    let mut engine = Engine::builder().build().unwrap();
+    let mut results = Vec::new();
+    let mut n = 0;
+    for rec in Records::new(buf.as_bytes()) {
+        let rec = rec.unwrap();
+        engine.evaluate_raw(rec.value, &mut results).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 2);
+    let huge: Vec<_> = results.iter().filter(|r| r.event_id == "huge").collect();
+    assert!(huge.iter().any(|r| r.alert_id == "cis-4.5-cloudtrail-changes"), "{:?}", huge.iter().map(|r| &r.alert_id).collect::<Vec<_>>());
+    assert!(huge[0].raw.get().len() > 100_000_000, "the result keeps the whole raw event");
+    assert!(results.iter().any(|r| r.event_id == "small"));
+}

@@ -726,3 +726,30 @@ fn email_over_starttls_and_smtps_with_a_private_ca() {
         assert!(err.message.to_lowercase().contains("certificate") || err.message.to_lowercase().contains("tls"), "{mode}: {err}");
     }
 }
+
+#[test]
+fn a_receiver_answering_garbage_is_retried_not_trusted() {
+    // Something that is not HTTP at all: bytes, then the connection closes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut c, &mut buf);
+            let _ = std::io::Write::write_all(&mut c, b"\x00\xffSSH-2.0-garbage\r\n\r\n");
+        }
+    });
+    let (_, results) = results_with(json!([]), 1);
+    for (n, cfg) in [
+        (SlackNotifier::new().send(&results[0], &json!({"type": "slack", "webhook_url": format!("http://127.0.0.1:{port}/hook")}))),
+        (PagerDutyNotifier::new().send(&results[0], &json!({"type": "pagerduty", "routing_key": "k", "url": format!("http://127.0.0.1:{port}/pd")}))),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let err = cfg.unwrap_err();
+        assert!(err.retryable, "attempt {n}: {err}");
+    }
+    server.join().unwrap();
+}
