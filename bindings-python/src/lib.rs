@@ -1012,6 +1012,71 @@ fn now(py: Python<'_>) -> String {
 }
 
 /// Every built-in alert definition, as dicts.
+/// Sends results to one built-in channel (Slack, PagerDuty, syslog or email), configured like
+/// an entry of an alert's ``notifications`` list. Secrets may be ``env:NAME``.
+#[pyclass(frozen, module = "trailalerts._native", name = "ChannelNotifier")]
+struct PyChannelNotifier {
+    config: serde_json::Value,
+    notifier: Box<dyn trailalerts::Notifier>,
+}
+
+#[pymethods]
+impl PyChannelNotifier {
+    #[new]
+    fn new(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let text = json_text(config, "config")?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("config: {e}")))?;
+        let kind = match trailalerts::ChannelConfig::parse(&value) {
+            Ok(Some(c)) => c.kind(),
+            Ok(None) => {
+                return Err(raise::<InvalidAlertError>(
+                    py,
+                    "invalid_alert",
+                    "config: `type` must be slack, pagerduty, syslog or email (sns and lambda: use boto3 or the CLI)".to_owned(),
+                ));
+            }
+            Err(e) => return Err(raise::<InvalidAlertError>(py, "invalid_alert", format!("config: {e}"))),
+        };
+        let notifier: Box<dyn trailalerts::Notifier> = match kind {
+            "slack" => Box::new(trailalerts_adapters::notify::http::SlackNotifier::new()),
+            "pagerduty" => Box::new(trailalerts_adapters::notify::http::PagerDutyNotifier::new()),
+            "syslog" => Box::new(trailalerts_adapters::notify::syslog::SyslogNotifier::new()),
+            "email" => Box::new(trailalerts_adapters::notify::email::EmailNotifier::new()),
+            other => {
+                return Err(raise::<InvalidAlertError>(
+                    py,
+                    "invalid_alert",
+                    format!("config: `{other}` is not available from Python (use boto3 or the CLI)"),
+                ));
+            }
+        };
+        Ok(Self { config: value, notifier })
+    }
+
+    /// The channel type.
+    #[getter]
+    fn channel(&self) -> &str {
+        self.notifier.channel()
+    }
+
+    /// Sends one result (the GIL is released while sending). Raises ``NotificationError``
+    /// with ``retryable`` set when a later attempt may succeed.
+    fn send(&self, py: Python<'_>, result: &PyAlertResult) -> PyResult<()> {
+        let r = result.inner.clone();
+        let out = py.detach(|| self.notifier.send(&r, &self.config));
+        out.map_err(|e| {
+            let err = raise::<NotificationError>(py, e.code(), e.to_string());
+            let _ = err.value(py).setattr("retryable", e.retryable);
+            err
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ChannelNotifier({})", trailalerts::redact_config(&self.config))
+    }
+}
+
 #[pyfunction]
 fn builtin_alerts(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     to_py(py, &trailalerts::builtin_alerts())
@@ -1026,6 +1091,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStorage>()?;
     m.add_class::<PyMemoryStorage>()?;
     m.add_class::<PySqliteStorage>()?;
+    m.add_class::<PyChannelNotifier>()?;
     m.add_function(wrap_pyfunction!(builtin_alerts, m)?)?;
     for (name, ty, code) in [
         (

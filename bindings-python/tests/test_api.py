@@ -187,3 +187,56 @@ def test_same_results_as_the_rust_cli(corpus):
     py = [(r.alert_id, r.event_id, r.count) for r in trailalerts.Engine().scan([target])]
     assert len(rust) > 50
     assert py == rust
+
+
+def test_channel_notifier_posts_to_a_real_local_webhook(monkeypatch):
+    import http.server
+    import json
+    import socket
+    import threading
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            status = 400 if self.path == "/bad" else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        monkeypatch.setenv("TA_TEST_SLACK", f"http://127.0.0.1:{port}/services/SECRET")
+        slack = trailalerts.ChannelNotifier({"type": "slack", "webhook_url": "env:TA_TEST_SLACK"})
+        assert slack.channel == "slack" and isinstance(slack, trailalerts.Notifier)
+        assert "SECRET" not in repr(slack)
+        results = trailalerts.Engine().evaluate(event())
+        assert trailalerts.notify(results, [slack]) == 1
+        path, body = received[0]
+        assert path == "/services/SECRET" and "CloudTrail" in body["text"]
+        bad = trailalerts.ChannelNotifier({"type": "pagerduty", "routing_key": "k", "url": f"http://127.0.0.1:{port}/bad"})
+        with pytest.raises(trailalerts.NotificationError, match="HTTP 400") as e:
+            bad.send(results[0])
+        assert e.value.retryable is False and e.value.code == "notification"
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        free = closed.getsockname()[1]
+        closed.close()
+        down = trailalerts.ChannelNotifier({"type": "syslog", "address": f"tcp://127.0.0.1:{free}"})
+        with pytest.raises(trailalerts.NotificationError) as e:
+            down.send(results[0])
+        assert e.value.retryable is True
+        with pytest.raises(trailalerts.InvalidAlertError, match="webhook"):
+            trailalerts.ChannelNotifier({"type": "slack", "webhook": "x"})
+        with pytest.raises(trailalerts.InvalidAlertError, match="boto3"):
+            trailalerts.ChannelNotifier({"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:1:t"})
+    finally:
+        server.shutdown()

@@ -15,6 +15,7 @@ Every error derives from :class:`TrailAlertsError` and carries a stable ``code``
 from typing import Any, Iterable, Protocol, runtime_checkable
 
 from ._native import (
+    ChannelNotifier,
     Engine,
     InvalidAlertError,
     InvalidEventError,
@@ -76,6 +77,7 @@ __all__ = [
     "MemoryStorage",
     "SqliteStorage",
     "Notifier",
+    "ChannelNotifier",
     "ResultSink",
     "notify",
     "builtin_alerts",
