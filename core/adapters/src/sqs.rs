@@ -45,6 +45,9 @@ pub struct WatchConfig {
     pub exit_when_empty: bool,
     /// How often a metrics line is logged.
     pub metrics_every: Duration,
+    /// Processed event ids with an eventTime older than this are forgotten (checked hourly):
+    /// redeliveries come within the queue's retention (at most 14 days), so the table stays bounded.
+    pub keep_processed: Duration,
 }
 
 impl WatchConfig {
@@ -59,6 +62,7 @@ impl WatchConfig {
             visibility_timeout: 300,
             exit_when_empty: false,
             metrics_every: Duration::from_secs(60),
+            keep_processed: Duration::from_secs(14 * 86_400),
         }
     }
 }
@@ -234,6 +238,7 @@ impl<S: Storage + Send + 'static> Watcher<S> {
     /// returns nothing). `log` gets one line per notable thing and a metrics line periodically.
     pub fn run(&mut self, log: &mut dyn FnMut(&str)) -> Result<WatchStats, WatchError> {
         let mut last_metrics = Instant::now();
+        let mut last_prune: Option<Instant> = Some(Instant::now());
         let mut backoff = Duration::from_millis(500);
         while !self.stop.load(Ordering::SeqCst) {
             let msgs = match self.receive() {
@@ -261,6 +266,15 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 // Only messages already left for the redrive policy came back: nothing more can be done.
                 if self.cfg.exit_when_empty && repeats_only {
                     break;
+                }
+            }
+            if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                last_prune = Some(Instant::now());
+                let before = now_ms() - i64::try_from(self.cfg.keep_processed.as_millis()).unwrap_or(i64::MAX / 2);
+                match self.storage.lock().map_err(|_| "storage lock poisoned".to_owned()).and_then(|mut s| s.prune_processed(before).map_err(|e| e.to_string())) {
+                    Ok(0) => {}
+                    Ok(n) => log(&format!("forgot {n} processed event ids older than {} days", self.cfg.keep_processed.as_secs() / 86_400)),
+                    Err(e) => log(&format!("pruning processed event ids failed: {e}")),
                 }
             }
             if last_metrics.elapsed() >= self.cfg.metrics_every || self.metrics_now.swap(false, Ordering::SeqCst) {

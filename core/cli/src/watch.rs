@@ -40,6 +40,10 @@ pub struct WatchArgs {
     /// Log a metrics line this often (also on SIGUSR1).
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     metrics_interval: u64,
+    /// Forget processed event ids whose eventTime is older than this many days (redelivered
+    /// events older than that would be evaluated again). At least the queue's retention.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    keep_processed_days: u64,
     /// Do not send the alerts' notifications.
     #[arg(long)]
     no_notify: bool,
@@ -94,6 +98,7 @@ fn run<S: Storage + Send + 'static>(engine: Engine, store: Arc<Mutex<S>>, a: &Wa
     cfg.wait_seconds = a.wait_seconds;
     cfg.visibility_timeout = a.visibility_timeout;
     cfg.metrics_every = Duration::from_secs(a.metrics_interval.max(1));
+    cfg.keep_processed = Duration::from_secs(a.keep_processed_days.max(1) * 86_400);
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let mut w = Watcher::new(engine, Arc::clone(&store), cfg, None).map_err(|e| Fatal(1, e.to_string()))?;
     #[cfg(unix)]
