@@ -112,14 +112,11 @@ impl Delivery {
             .collect()
     }
 
-    /// The status text shown with a result: `pending`, `delivered`, `failed: ERROR`, or
-    /// `retrying (attempt N): ERROR`.
+    /// The status text shown with a result: `pending` (also while retrying; attempts and the
+    /// last error are in the delivery), `delivered`, or `failed: LAST ERROR`.
     pub fn status_text(&self) -> String {
         match (self.status, &self.last_error) {
             (DeliveryStatus::Failed, Some(e)) => format!("failed: {e}"),
-            (DeliveryStatus::Pending, Some(e)) => {
-                format!("retrying (attempt {}): {e}", self.attempts)
-            }
             (s, _) => s.as_str().to_owned(),
         }
     }
