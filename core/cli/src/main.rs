@@ -91,6 +91,8 @@ struct ScanArgs {
     /// is left stays pending for `trailalerts notifications deliver`.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     notify_timeout: u64,
+    #[command(flatten)]
+    delivery: notify::DeliveryOpts,
     /// Log files or directories to scan.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -314,7 +316,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     let notifier = if a.no_notify {
         None
     } else {
-        notify::Notify::start(&engine, a.source.db.as_deref())?
+        notify::Notify::start(&engine, a.source.db.as_deref(), &a.delivery)?
     };
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let stdout = std::io::stdout();

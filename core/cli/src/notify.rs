@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use trailalerts::{
+    RetryPolicy,
     AlertResult, Delivery, DeliveryStatus, Engine, MemoryStorage, Storage, redact_config,
 };
 use trailalerts_adapters::notify::{DispatchStats, Dispatcher, DispatcherHandle, now_ms};
@@ -29,21 +30,44 @@ pub struct Notify {
     handle: DispatcherHandle,
 }
 
-fn dispatcher() -> Result<Dispatcher, Fatal> {
-    Dispatcher::with_builtin_channels().map_err(|e| Fatal(1, e.to_string()))
+/// How notifications are delivered (shared by `scan`, `watch` and `notifications deliver`).
+#[derive(Args, Clone, Debug)]
+pub struct DeliveryOpts {
+    /// Attempts per notification before it is marked failed.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub notify_attempts: u32,
+    /// Stop retrying a notification this many seconds after it was created.
+    #[arg(long, default_value_t = 86_400, value_name = "SECS")]
+    pub notify_max_age: u64,
+    /// How long a notification being sent stays reserved; after a crash it is sent again once this passes.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub notify_lease: u64,
+}
+
+/// A dispatcher with every channel and these delivery settings.
+pub fn dispatcher(o: &DeliveryOpts) -> Result<Dispatcher, Fatal> {
+    let policy = RetryPolicy {
+        max_attempts: o.notify_attempts.max(1),
+        max_age_ms: i64::try_from(o.notify_max_age.saturating_mul(1000)).unwrap_or(i64::MAX),
+        ..RetryPolicy::default()
+    };
+    Ok(Dispatcher::with_builtin_channels()
+        .map_err(|e| Fatal(1, e.to_string()))?
+        .policy(policy)
+        .lease(Duration::from_secs(o.notify_lease.max(1))))
 }
 
 impl Notify {
     /// Starts delivery when any enabled alert has notifications; checks every channel type
     /// has a notifier before scanning anything.
-    pub fn start(engine: &Engine, db: Option<&Path>) -> Result<Option<Self>, Fatal> {
+    pub fn start(engine: &Engine, db: Option<&Path>, opts: &DeliveryOpts) -> Result<Option<Self>, Fatal> {
         if !engine
             .alerts()
             .any(|d| d.enabled && !d.notifications.is_empty())
         {
             return Ok(None);
         }
-        let d = dispatcher()?;
+        let d = dispatcher(opts)?;
         let problems = d.check_alerts(engine.alerts().filter(|a| a.enabled));
         if !problems.is_empty() {
             return Err(Fatal(2, problems.join("\n")));
@@ -169,9 +193,8 @@ pub enum NotificationsCommand {
         /// Stop waiting after this many seconds; what is left stays pending.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         timeout: u64,
-        /// How long a notification being sent stays reserved; after a crash it is sent again once this passes.
-        #[arg(long, default_value_t = 60, value_name = "SECS")]
-        lease: u64,
+        #[command(flatten)]
+        delivery: DeliveryOpts,
     },
     /// Make failed deliveries pending again (one by id, or all with --all).
     Retry {
@@ -259,10 +282,9 @@ pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        NotificationsCommand::Deliver { db, timeout, lease } => {
+        NotificationsCommand::Deliver { db, timeout, delivery } => {
             let store = Arc::new(Mutex::new(open_db(&db)?));
-            let stats = dispatcher()?
-                .lease(Duration::from_secs(lease.max(1)))
+            let stats = dispatcher(&delivery)?
                 .spawn(Arc::clone(&store))
                 .finish(Duration::from_secs(timeout));
             let failed = store

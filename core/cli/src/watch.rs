@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::Args;
 use trailalerts::{Engine, MemoryStorage, Storage};
-use trailalerts_adapters::notify::Dispatcher;
 use trailalerts_adapters::sqs::{WatchConfig, Watcher};
 
 use crate::{AlertSource, Fatal, engine_for, now, open_db};
@@ -50,9 +49,8 @@ pub struct WatchArgs {
     /// At shutdown, wait at most this long for notifications to be delivered (the rest stay pending in --db).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     notify_timeout: u64,
-    /// How long a notification being sent stays reserved; after a crash it is sent again once this passes.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    notify_lease: u64,
+    #[command(flatten)]
+    delivery: crate::notify::DeliveryOpts,
 }
 
 fn log(line: &str) {
@@ -81,7 +79,7 @@ pub fn watch(a: WatchArgs) -> Result<ExitCode, Fatal> {
 fn run<S: Storage + Send + 'static>(engine: Engine, store: Arc<Mutex<S>>, a: &WatchArgs, stop: Arc<AtomicBool>) -> Result<ExitCode, Fatal> {
     let notify = !a.no_notify && engine.alerts().any(|d| d.enabled && !d.notifications.is_empty());
     let dispatcher = if notify {
-        let d = Dispatcher::with_builtin_channels().map_err(|e| Fatal(1, e.to_string()))?.lease(Duration::from_secs(a.notify_lease.max(1)));
+        let d = crate::notify::dispatcher(&a.delivery)?;
         let problems = d.check_alerts(engine.alerts().filter(|x| x.enabled));
         if !problems.is_empty() {
             return Err(Fatal(2, problems.join("\n")));

@@ -307,3 +307,26 @@ fn unknown_channel_types_and_missing_secrets_are_reported() {
         text(&out)
     );
 }
+
+#[test]
+fn attempts_are_configurable_and_a_receiver_that_keeps_failing_is_given_up() {
+    let rx = HttpReceiver::start();
+    rx.control(json!({"status": 503}));
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = dir.path().join("a.json");
+    std::fs::write(
+        &alerts,
+        json!({"id": "a", "name": "A", "risk": "low", "events": ["StopLogging"], "notifications": [{"type": "slack", "webhook_url": rx.url("/hook")}]}).to_string(),
+    )
+    .unwrap();
+    let db = dir.path().join("a.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_trailalerts"))
+        .args(["scan", "--no-builtin", "--alerts", alerts.to_str().unwrap(), "--db", db.to_str().unwrap(), "--notify-attempts", "2", &samples()])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("Notifications: 0 delivered, 1 failed, 0 pending (2 attempts)"), "{t}");
+    assert!(t.contains("HTTP 503") && t.contains("gave up after 2 attempts"), "{t}");
+    assert_eq!(rx.requests().len(), 2);
+}
