@@ -174,7 +174,13 @@ pub struct Event<'a> {
     request: OnceCell<Option<Value>>,
     response: OnceCell<Option<Value>>,
     additional: OnceCell<Option<Value>>,
+    // Resource ids collected once per event: many alerts may filter on resources.
+    resource_ids: OnceCell<Vec<Box<str>>>,
 }
+
+/// Strings longer than this are not resource identifiers (AWS ARNs are at most 2048
+/// characters); skipping them keeps huge parameter values out of resource matching.
+const MAX_RESOURCE_ID: usize = 2048;
 
 fn parse_raw(raw: Option<&RawValue>) -> Option<Value> {
     raw.and_then(|r| serde_json::from_str(r.get()).ok())
@@ -228,6 +234,7 @@ impl<'a> Event<'a> {
             request: OnceCell::new(),
             response: OnceCell::new(),
             additional: OnceCell::new(),
+            resource_ids: OnceCell::new(),
         })
     }
 
@@ -456,8 +463,8 @@ impl<'a> Event<'a> {
             .filter_map(|r| r.arn.as_deref())
     }
 
-    /// Every resource identifier: each `resources[].ARN` and every string value found anywhere
-    /// inside `requestParameters` and `responseElements`.
+    /// Every resource identifier: each `resources[].ARN` and every string value of at most
+    /// 2048 bytes (the longest ARN) found anywhere inside `requestParameters` and `responseElements`.
     pub fn resource_ids(&self) -> Vec<&str> {
         let mut out = Vec::new();
         self.any_resource_id(|s| {
@@ -472,20 +479,24 @@ impl<'a> Event<'a> {
         if self.resource_arns().any(&mut f) {
             return true;
         }
-        // Iterative walk: hostile events may nest deeply.
-        let mut stack: Vec<&Value> = [self.request_parameters(), self.response_elements()]
-            .into_iter()
-            .flatten()
-            .collect();
-        while let Some(v) = stack.pop() {
-            match v {
-                Value::String(s) if f(s) => return true,
-                Value::Array(a) => stack.extend(a.iter()),
-                Value::Object(m) => stack.extend(m.values()),
-                _ => {}
+        let ids = self.resource_ids.get_or_init(|| {
+            let mut out = Vec::new();
+            // Iterative walk: hostile events may nest deeply.
+            let mut stack: Vec<&Value> = [self.request_parameters(), self.response_elements()]
+                .into_iter()
+                .flatten()
+                .collect();
+            while let Some(v) = stack.pop() {
+                match v {
+                    Value::String(s) if s.len() <= MAX_RESOURCE_ID => out.push(Box::from(s.as_str())),
+                    Value::Array(a) => stack.extend(a.iter()),
+                    Value::Object(m) => stack.extend(m.values()),
+                    _ => {}
+                }
             }
-        }
-        false
+            out
+        });
+        ids.iter().any(|s| f(s))
     }
 
     /// Looks up a `$.a.b[0]` style path with CloudWatch Logs semantics: keys descend into
