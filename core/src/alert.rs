@@ -554,7 +554,7 @@ impl Ignore {
             && self
                 .user
                 .as_ref()
-                .is_none_or(|g| ev.user_names().iter().any(|u| g.is_match(u)))
+                .is_none_or(|g| ev.user_names_iter().any(|u| g.is_match(u)))
             && one(
                 &self.identity_type,
                 ev.identity().and_then(|i| i.kind.as_deref()),
@@ -631,6 +631,8 @@ pub(crate) struct CompiledAlert {
     pub(crate) events: GlobList,
     users: GlobList,
     resources: GlobList,
+    // The lowercase literals of `resources` when every entry is one (looked up in a set).
+    resource_literals: Option<Vec<String>>,
     request: Vec<Condition>,
     response: Vec<Condition>,
     include: Vec<IpNet>,
@@ -820,12 +822,14 @@ impl CompiledAlert {
             crate::notify::ChannelConfig::parse(n)
                 .map_err(|e| AlertError::new(id, format!("notifications[{i}]"), e))?;
         }
+        let resources = globs(id, "resources", &def.resources, same)?;
         Ok(Self {
             regions: globs(id, "regions", &def.regions, same)?,
             services: globs(id, "services", &def.services, service_glob)?,
             events: globs(id, "events", &def.events, same)?,
             users: globs(id, "users", &def.users, same)?,
-            resources: globs(id, "resources", &def.resources, same)?,
+            resource_literals: resources.literals(),
+            resources,
             request: conditions(id, "request_parameters", &def.request_parameters)?,
             response: conditions(id, "response_elements", &def.response_elements)?,
             include: cidrs(id, "source_ips.include", &ips.include)?,
@@ -926,7 +930,7 @@ impl CompiledAlert {
         if d.response != ResponseFilter::All && !d.response.accepts(ev.outcome()) {
             return false;
         }
-        if !self.users.is_empty() && !ev.user_names().iter().any(|u| self.users.matches(u)) {
+        if !self.users.is_empty() && !ev.user_names_iter().any(|u| self.users.matches(u)) {
             return false;
         }
         if let Some(ips) = &d.source_ips {
@@ -943,8 +947,17 @@ impl CompiledAlert {
                 return false;
             }
         }
-        if !self.resources.is_empty() && !ev.any_resource_id(|r| self.resources.matches(r)) {
-            return false;
+        if !self.resources.is_empty() {
+            let hit = match &self.resource_literals {
+                Some(lits) => {
+                    let set = ev.resource_id_set();
+                    lits.iter().any(|l| set.contains(l))
+                }
+                None => ev.any_resource_id(|r| self.resources.matches(r)),
+            };
+            if !hit {
+                return false;
+            }
         }
         if !self.request.is_empty() {
             let root = ev.request_parameters();

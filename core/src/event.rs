@@ -176,6 +176,7 @@ pub struct Event<'a> {
     additional: OnceCell<Option<Value>>,
     // Resource ids collected once per event: many alerts may filter on resources.
     resource_ids: OnceCell<Vec<Box<str>>>,
+    resource_set: OnceCell<std::collections::HashSet<String>>,
 }
 
 /// Strings longer than this are not resource identifiers (AWS ARNs are at most 2048
@@ -235,6 +236,7 @@ impl<'a> Event<'a> {
             response: OnceCell::new(),
             additional: OnceCell::new(),
             resource_ids: OnceCell::new(),
+            resource_set: OnceCell::new(),
         })
     }
 
@@ -342,22 +344,22 @@ impl<'a> Event<'a> {
     /// (`sessionContext.sessionIssuer`), the assumed-role session name, `root` for `Root`
     /// identities and `invokedBy` for calls made by AWS services.
     pub fn user_names(&self) -> Vec<&str> {
-        let mut out = Vec::with_capacity(6);
-        let Some(id) = self.identity() else {
-            return out;
-        };
-        out.extend(id.user_name.as_deref());
-        out.extend(id.arn.as_deref());
-        if let Some(iss) = self.issuer() {
-            out.extend(iss.user_name.as_deref());
-            out.extend(iss.arn.as_deref());
-        }
-        out.extend(self.session_name());
-        if id.kind.as_deref() == Some("Root") {
-            out.push("root");
-        }
-        out.extend(id.invoked_by.as_deref());
-        out
+        self.user_names_iter().collect()
+    }
+
+    /// [`Event::user_names`] without allocating (the engine calls it for every alert with a
+    /// `users` filter).
+    pub fn user_names_iter(&self) -> impl Iterator<Item = &str> {
+        let id = self.identity();
+        let iss = id.and(self.issuer());
+        id.and_then(|i| i.user_name.as_deref())
+            .into_iter()
+            .chain(id.and_then(|i| i.arn.as_deref()))
+            .chain(iss.and_then(|i| i.user_name.as_deref()))
+            .chain(iss.and_then(|i| i.arn.as_deref()))
+            .chain(id.and(self.session_name()))
+            .chain(id.filter(|i| i.kind.as_deref() == Some("Root")).map(|_| "root"))
+            .chain(id.and_then(|i| i.invoked_by.as_deref()))
     }
 
     /// The most readable name of the caller: the IAM user name, `role/session` for assumed
@@ -461,6 +463,19 @@ impl<'a> Event<'a> {
             .iter()
             .flatten()
             .filter_map(|r| r.arn.as_deref())
+    }
+
+    /// Every resource identifier, lowercased (Unicode), as a set: alerts whose `resources` are
+    /// all literals look theirs up instead of matching every identifier.
+    pub fn resource_id_set(&self) -> &std::collections::HashSet<String> {
+        self.resource_set.get_or_init(|| {
+            let mut set = std::collections::HashSet::new();
+            self.any_resource_id(|r| {
+                set.insert(r.to_lowercase());
+                false
+            });
+            set
+        })
     }
 
     /// Every resource identifier: each `resources[].ARN` and every string value of at most

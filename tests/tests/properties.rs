@@ -47,6 +47,21 @@ proptest! {
         let longer = format!("{}suffix", a);
         prop_assert!(star.is_match(&longer));
     }
+
+    /// Literal `resources` (matched through a per-event set) and wildcard ones (matched
+    /// identifier by identifier) agree with the glob itself on every identifier.
+    #[test]
+    fn resource_filters_agree_with_globs(a in user_name(), ids in prop::collection::vec(user_name(), 0..4)) {
+        let ev_text = serde_json::json!({"eventName": "X", "requestParameters": {"ids": ids}}).to_string();
+        let ev = Event::parse(&ev_text).unwrap();
+        for pattern in [escape(&a), format!("{}*", escape(&a))] {
+            let alert = serde_json::json!({"id": "r", "name": "r", "risk": "low", "resources": [pattern]});
+            let mut e = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
+            let g = Glob::new(&pattern).unwrap();
+            let want = ids.iter().any(|i| g.is_match(i));
+            prop_assert_eq!(!e.evaluate(&ev).is_empty(), want, "{:?} on {:?}", pattern, ids);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
