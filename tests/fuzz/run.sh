@@ -14,7 +14,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || { echo "fuzz: cargo-fuzz could not be installed; skipped"; exit 0; }
 fi
 status=0
-for t in records_events alert_definitions filter_pattern gzip_logs render sqs_message; do
+for t in records_events alert_definitions filter_pattern gzip_logs render sqs_message glob_cidr; do
   mkdir -p "corpus/$t"
   out=$(cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 2>&1)
   rc=$?

@@ -86,6 +86,20 @@ fn fuzz_seeds_and_regressions_replay_cleanly() {
         }
         n += 1;
     }
+    for data in inputs("glob_cidr") {
+        if let Ok(text) = std::str::from_utf8(&data) {
+            let (pattern, value) = text.split_once('\u{0}').unwrap_or((text, "value"));
+            if let Ok(g) = trailalerts::Glob::new(pattern) {
+                assert_eq!(g.is_match(value), g.is_match(&value.to_lowercase()));
+            }
+            let alert = serde_json::json!({"id": "f", "name": "f", "risk": "low", "users": [pattern],
+                "source_ips": {"include": [value], "exclude": [pattern]}});
+            if let Ok(b) = Engine::builder().builtin(false).alerts_json(&alert.to_string()) {
+                let _ = b.build();
+            }
+        }
+        n += 1;
+    }
     for data in inputs("render") {
         trailalerts_tests::render_check::check(&data);
         n += 1;
