@@ -4,5 +4,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const binding = require('./index.js')
 
-export const { Engine, Storage, builtinAlerts } = binding
+export const { Engine, Storage, ChannelNotifier, builtinAlerts } = binding
 export default binding

@@ -854,3 +854,81 @@ pub fn builtin_alerts() -> Vec<Value> {
         .filter_map(|d| serde_json::to_value(d).ok())
         .collect()
 }
+
+/// Sends results to a built-in channel — `slack`, `pagerduty`, `syslog` or `email` —
+/// configured like an entry of an alert's `notifications` (secrets may be `env:NAME`).
+/// `send` runs on the libuv pool and returns a Promise; a rejection has `code: "notification"`
+/// and `retryable`.
+#[napi]
+pub struct ChannelNotifier {
+    config: Value,
+    notifier: Arc<dyn trailalerts::Notifier>,
+}
+
+#[napi]
+impl ChannelNotifier {
+    #[napi(constructor)]
+    pub fn new(
+        #[napi(ts_arg_type = "{ type: 'slack' | 'pagerduty' | 'syslog' | 'email'; [key: string]: unknown }")] config: Value,
+    ) -> Result<Self, Code> {
+        let kind = match trailalerts::ChannelConfig::parse(&config) {
+            Ok(Some(c)) => c.kind(),
+            Ok(None) => return Err(fail("invalid_alert", "config: `type` must be slack, pagerduty, syslog or email")),
+            Err(e) => return Err(fail("invalid_alert", format!("config: {e}"))),
+        };
+        let notifier: Arc<dyn trailalerts::Notifier> = match kind {
+            "slack" => Arc::new(trailalerts_adapters::notify::http::SlackNotifier::new()),
+            "pagerduty" => Arc::new(trailalerts_adapters::notify::http::PagerDutyNotifier::new()),
+            "syslog" => Arc::new(trailalerts_adapters::notify::syslog::SyslogNotifier::new()),
+            "email" => Arc::new(trailalerts_adapters::notify::email::EmailNotifier::new()),
+            other => return Err(fail("invalid_alert", format!("config: `{other}` is not available from Node (use the AWS SDK for JavaScript or the CLI)"))),
+        };
+        Ok(Self { config, notifier })
+    }
+
+    /// The channel type.
+    #[napi(getter)]
+    pub fn channel(&self) -> String {
+        self.notifier.channel().to_owned()
+    }
+
+    /// Sends one result (off the event loop).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn send(&self, result: &AlertResult) -> AsyncTask<SendJob> {
+        AsyncTask::new(SendJob { notifier: Arc::clone(&self.notifier), config: self.config.clone(), result: result.inner.clone() })
+    }
+
+    /// The configuration with secrets redacted.
+    #[napi(js_name = "toString")]
+    pub fn to_display(&self) -> String {
+        format!("ChannelNotifier({})", trailalerts::redact_config(&self.config))
+    }
+}
+
+/// The work of `ChannelNotifier.send`.
+pub struct SendJob {
+    notifier: Arc<dyn trailalerts::Notifier>,
+    config: Value,
+    result: trailalerts::AlertResult,
+}
+
+impl Task for SendJob {
+    type Output = std::result::Result<(), trailalerts::NotifyError>;
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(self.notifier.send(&self.result, &self.config))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output.map_err(|e| {
+            let attempt = || -> Result<Error> {
+                let mut obj = env.create_error(Error::new(Status::GenericFailure, e.to_string()))?;
+                obj.set_named_property("code", e.code())?;
+                obj.set_named_property("retryable", e.retryable)?;
+                Ok(Error::from(obj.into_unknown(&env)?))
+            };
+            attempt().unwrap_or_else(|err| err)
+        })
+    }
+}
