@@ -90,24 +90,25 @@ fn dispatcher() -> Dispatcher {
     d
 }
 
+/// A memory store holding these results and their deliveries.
+fn outbox(engine: &Engine, results: &[AlertResult]) -> Arc<Mutex<MemoryStorage>> {
+    let ds = deliveries(engine, results);
+    let store = Arc::new(Mutex::new(MemoryStorage::new()));
+    store
+        .lock()
+        .unwrap()
+        .commit(&Batch { results, deliveries: &ds, recorded_at: "2024-08-02T09:00:00Z", ..Batch::default() })
+        .unwrap();
+    store
+}
+
 /// Commits results with their deliveries into a memory store and runs the dispatcher to the end.
 fn deliver(
     notifications: Value,
     n: usize,
 ) -> (Arc<Mutex<MemoryStorage>>, Vec<AlertResult>, DispatchStats) {
     let (engine, results) = results_with(notifications, n);
-    let ds = deliveries(&engine, &results);
-    let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    store
-        .lock()
-        .unwrap()
-        .commit(&Batch {
-            results: &results,
-            deliveries: &ds,
-            recorded_at: "2024-08-02T09:00:00Z",
-            ..Batch::default()
-        })
-        .unwrap();
+    let store = outbox(&engine, &results);
     let stats = dispatcher()
         .spawn(store.clone())
         .finish(Duration::from_secs(20));
@@ -257,18 +258,7 @@ fn receiver_down_then_up_gets_each_notification_exactly_once() {
         json!([{"type": "slack", "webhook_url": format!("http://127.0.0.1:{port}/hook")}]),
         3,
     );
-    let ds = deliveries(&engine, &results);
-    let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    store
-        .lock()
-        .unwrap()
-        .commit(&Batch {
-            results: &results,
-            deliveries: &ds,
-            recorded_at: "t",
-            ..Batch::default()
-        })
-        .unwrap();
+    let store = outbox(&engine, &results);
     let handle = dispatcher().spawn(store.clone());
     // Nothing listens yet: wait until every delivery has failed at least once.
     let start = Instant::now();
@@ -320,18 +310,7 @@ fn a_slow_receiver_does_not_block_evaluation() {
         json!([{"type": "slack", "webhook_url": rx.url("/hook")}]),
         1,
     );
-    let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    let ds = deliveries(&engine, &first);
-    store
-        .lock()
-        .unwrap()
-        .commit(&Batch {
-            results: &first,
-            deliveries: &ds,
-            recorded_at: "t",
-            ..Batch::default()
-        })
-        .unwrap();
+    let store = outbox(&engine, &first);
     let handle = dispatcher().per_channel(2).spawn(store.clone());
     handle.wake();
     while rx.stats().0 == 0 {
@@ -433,18 +412,7 @@ fn save_results_false_still_notifies_and_keeps_only_the_summary() {
         .build()
         .unwrap();
     let results = engine.evaluate(&Event::parse(&hostile_event("e1")).unwrap());
-    let ds = deliveries(&engine, &results);
-    let store = Arc::new(Mutex::new(MemoryStorage::new()));
-    store
-        .lock()
-        .unwrap()
-        .commit(&Batch {
-            results: &results,
-            deliveries: &ds,
-            recorded_at: "t",
-            ..Batch::default()
-        })
-        .unwrap();
+    let store = outbox(&engine, &results);
     let stats = dispatcher()
         .spawn(store.clone())
         .finish(Duration::from_secs(10));
