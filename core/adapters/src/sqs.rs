@@ -191,7 +191,10 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 }
                 let mut c = rt.block_on(loader.load());
                 if cfg.region.is_some() || c.region().is_none() {
-                    c = c.to_builder().region(region.map(Region::new)).build();
+                    // A compatible endpoint (moto, LocalStack) without any region configured
+                    // still needs one for signing: use us-east-1 as the AWS CLI does.
+                    let fallback = cfg.endpoint_url.as_ref().map(|_| "us-east-1".to_owned());
+                    c = c.to_builder().region(region.or(fallback).map(Region::new)).build();
                 }
                 c
             }

@@ -78,7 +78,14 @@ impl Aws {
                 if let Some(e) = endpoint {
                     loader = loader.endpoint_url(e);
                 }
-                self.rt.block_on(loader.load())
+                let c = self.rt.block_on(loader.load());
+                if c.region().is_none() && c.endpoint_url().is_some() {
+                    // A compatible endpoint without any region configured still needs one for
+                    // signing: us-east-1, as the AWS CLI does.
+                    c.to_builder().region(Region::new("us-east-1")).build()
+                } else {
+                    c
+                }
             }
         };
         if let Ok(mut m) = self.configs.lock() {
