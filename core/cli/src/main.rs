@@ -63,7 +63,7 @@ struct AlertSource {
     /// Turn on alerts that are off, by id, for this run (comma-separated or repeated).
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     enable: Vec<String>,
-    /// SQLite database: its stored alerts, on/off switches and ignores apply; `scan` stores results there.
+    /// SQLite database: its stored alerts, on/off switches and ignores apply; `scan` and `watch` store results there.
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
 }
