@@ -314,7 +314,13 @@ fn run<S: Storage>(
         // Pick up what is due and not already being sent.
         let now = now_ms();
         let room = cap.saturating_sub(in_flight.len());
-        let due = if room == 0 {
+        // Claiming takes the storage's write lock: only when something is due.
+        let something_due = storage
+            .lock()
+            .ok()
+            .and_then(|s| s.next_delivery_ms().ok().flatten())
+            .is_some_and(|t| t <= now);
+        let due = if room == 0 || !something_due {
             Ok(Vec::new())
         } else {
             storage.lock().map_err(|_| ()).and_then(|mut s| s.claim_deliveries(now, room, lease_ms).map_err(|_| ()))
