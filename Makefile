@@ -32,8 +32,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u
 test-deps: $(VENV)/.test-deps
 	@command -v rsyslogd >/dev/null || [ -x /usr/sbin/rsyslogd ] || { \
 		echo "installing rsyslog (Debian package) for the syslog tests"; \
-		$(SUDO) apt-get install -y -q rsyslog >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q rsyslog; }; }
-	@command -v openssl >/dev/null || { $(SUDO) apt-get install -y -q openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openssl; }; }
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsyslog >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsyslog; }; }
+	@command -v openssl >/dev/null || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl; }; }
 
 $(VENV)/.test-deps: $(VPY)
 	$(VPY) -m pip install -q "moto[server]>=5.1,<6" "aiosmtpd>=1.4,<2" boto3
