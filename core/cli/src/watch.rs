@@ -66,17 +66,27 @@ pub fn watch(a: WatchArgs) -> Result<ExitCode, Fatal> {
         Some(path) => {
             let db = open_db(path)?;
             let engine = engine_for(&a.source, Some(&db), Ok)?;
-            run(engine, Arc::new(Mutex::new(db)), &a, stop)
+            // The dispatcher gets its own connection: recording a delivery never waits behind
+            // the pipeline's commits (WAL lets both proceed).
+            let outbox = Arc::new(Mutex::new(open_db(path)?));
+            run(engine, Arc::new(Mutex::new(db)), outbox, &a, stop)
         }
         None => {
             log("no --db: results, processed event ids and threshold state are kept in memory only; a restart re-reads redelivered messages");
             let engine = engine_for(&a.source, None, Ok)?;
-            run(engine, Arc::new(Mutex::new(MemoryStorage::new())), &a, stop)
+            let store = Arc::new(Mutex::new(MemoryStorage::new()));
+            run(engine, Arc::clone(&store), store, &a, stop)
         }
     }
 }
 
-fn run<S: Storage + Send + 'static>(engine: Engine, store: Arc<Mutex<S>>, a: &WatchArgs, stop: Arc<AtomicBool>) -> Result<ExitCode, Fatal> {
+fn run<S: Storage + Send + 'static, D: Storage + Send + 'static>(
+    engine: Engine,
+    store: Arc<Mutex<S>>,
+    outbox: Arc<Mutex<D>>,
+    a: &WatchArgs,
+    stop: Arc<AtomicBool>,
+) -> Result<ExitCode, Fatal> {
     let notify = !a.no_notify && engine.alerts().any(|d| d.enabled && !d.notifications.is_empty());
     let dispatcher = if notify {
         let d = crate::notify::dispatcher(&a.delivery)?;
@@ -110,7 +120,7 @@ fn run<S: Storage + Send + 'static>(engine: Engine, store: Arc<Mutex<S>>, a: &Wa
         watcher_stop.store(true, std::sync::atomic::Ordering::SeqCst);
     });
     if let Some(d) = dispatcher {
-        w.set_dispatcher(d.spawn(Arc::clone(&store)));
+        w.set_dispatcher(d.spawn(outbox));
     }
     log(&format!("watching {} with {enabled} alerts", a.queue_url));
     let stats = w.run(&mut |l| log(l)).map_err(|e| Fatal(1, e.to_string()))?;

@@ -236,6 +236,7 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
     // Delivery is at least once: a process killed between a receiver accepting a message and
     // recording it may send that one again; never more than the in-flight sends per kill.
     let repeats: usize = n.values().map(|c| c - 1).sum();
+    eprintln!("notifications: {} results notified, {repeats} repeated after kills", n.len());
     assert!(repeats <= delays_ms.len() * 4, "{n:?}");
     let _ = denied;
     let out = bin().args(["notifications", "list", "--db", db.to_str().unwrap(), "--status", "pending"]).output().unwrap();
