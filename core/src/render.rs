@@ -200,6 +200,17 @@ pub fn slack_escape(s: &str) -> String {
 
 /// The Slack incoming-webhook payload: a `text` fallback and blocks with one field per fact.
 /// Event values are escaped and shown in code spans, so Slack neither links nor formats them.
+///
+/// ```
+/// # use trailalerts::{Engine, Event};
+/// # let mut e = Engine::builder().builtin(false)
+/// #     .alerts_json(r#"{"id": "stop", "name": "Trail stopped", "risk": "critical", "events": ["StopLogging"]}"#).unwrap()
+/// #     .build().unwrap();
+/// # let r = e.evaluate(&Event::parse(r#"{"eventName": "StopLogging", "eventID": "e1", "eventTime": "2024-08-02T08:53:24Z",
+/// #     "userIdentity": {"type": "IAMUser", "userName": "<!channel>"}}"#).unwrap()).remove(0);
+/// let p = trailalerts::render::slack_payload(&r);
+/// assert!(p["text"].as_str().unwrap().contains("&lt;!channel&gt;"));
+/// ```
 pub fn slack_payload(r: &AlertResult) -> Value {
     let f = Facts::of(r);
     let code = |s: &str| format!("`{}`", slack_escape(s));
@@ -247,6 +258,18 @@ pub fn dedup_key(r: &AlertResult) -> String {
 }
 
 /// The PagerDuty Events API v2 `trigger` body.
+///
+/// ```
+/// # use trailalerts::{Engine, Event};
+/// # let mut e = Engine::builder().builtin(false)
+/// #     .alerts_json(r#"{"id": "stop", "name": "Trail stopped", "risk": "critical", "events": ["StopLogging"]}"#).unwrap()
+/// #     .build().unwrap();
+/// # let r = e.evaluate(&Event::parse(r#"{"eventName": "StopLogging", "eventID": "e1", "eventTime": "2024-08-02T08:53:24Z",
+/// #     "userIdentity": {"type": "IAMUser", "userName": "<!channel>"}}"#).unwrap()).remove(0);
+/// let p = trailalerts::render::pagerduty_payload(&r, "KEY");
+/// assert_eq!(p["payload"]["severity"], "critical");
+/// assert_eq!(p["dedup_key"], format!("trailalerts-{}", r.id));
+/// ```
 pub fn pagerduty_payload(r: &AlertResult, routing_key: &str) -> Value {
     let f = Facts::of(r);
     let timestamp = r
@@ -450,6 +473,17 @@ pub fn cef_severity(r: Risk) -> u8 {
 }
 
 /// The CEF line for a result.
+///
+/// ```
+/// # use trailalerts::{Engine, Event};
+/// # let mut e = Engine::builder().builtin(false)
+/// #     .alerts_json(r#"{"id": "stop", "name": "Trail stopped", "risk": "critical", "events": ["StopLogging"]}"#).unwrap()
+/// #     .build().unwrap();
+/// # let r = e.evaluate(&Event::parse(r#"{"eventName": "StopLogging", "eventID": "e1", "eventTime": "2024-08-02T08:53:24Z",
+/// #     "userIdentity": {"type": "IAMUser", "userName": "<!channel>"}}"#).unwrap()).remove(0);
+/// let cef = trailalerts::render::cef_message(&r, "1.0");
+/// assert!(cef.starts_with("CEF:0|trailalerts|trailalerts|1.0|stop|Trail stopped|10|"));
+/// ```
 pub fn cef_message(r: &AlertResult, version: &str) -> String {
     let f = Facts::of(r);
     let mut ext: Vec<(String, String)> = Vec::new();
@@ -519,6 +553,19 @@ pub struct SyslogHeader<'a> {
 /// One RFC 5424 syslog message (without transport framing): header, structured data
 /// `[trailalerts@32473 …]` and the message in the chosen format. The timestamp is the event
 /// time (the moment the message describes), `-` when the event has none.
+///
+/// ```
+/// # use trailalerts::{Engine, Event};
+/// # let mut e = Engine::builder().builtin(false)
+/// #     .alerts_json(r#"{"id": "stop", "name": "Trail stopped", "risk": "critical", "events": ["StopLogging"]}"#).unwrap()
+/// #     .build().unwrap();
+/// # let r = e.evaluate(&Event::parse(r#"{"eventName": "StopLogging", "eventID": "e1", "eventTime": "2024-08-02T08:53:24Z",
+/// #     "userIdentity": {"type": "IAMUser", "userName": "<!channel>"}}"#).unwrap()).remove(0);
+/// use trailalerts::render::{SyslogHeader, syslog_message};
+/// let h = SyslogHeader { facility: 16, hostname: "collector", app_name: "trailalerts", proc_id: "1", version: "1.0" };
+/// let line = syslog_message(&r, trailalerts::SyslogFormat::Rfc5424, &h);
+/// assert!(line.starts_with("<130>1 2024-08-02T08:53:24Z collector trailalerts 1 stop [trailalerts@32473 alert_id=\"stop\""));
+/// ```
 pub fn syslog_message(r: &AlertResult, format: SyslogFormat, h: &SyslogHeader<'_>) -> String {
     let pri = u16::from(h.facility) * 8 + u16::from(syslog_severity(r.risk));
     let ts = r
