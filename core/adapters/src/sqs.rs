@@ -10,6 +10,21 @@
 //!
 //! Messages that cannot be handled (unknown shapes, missing S3 objects, storage errors) are
 //! counted, logged with their message id and left on the queue for its redrive policy.
+//!
+//! ```no_run
+//! use std::sync::{Arc, Mutex};
+//! use trailalerts::Engine;
+//! use trailalerts_adapters::sqlite::SqliteStorage;
+//! use trailalerts_adapters::sqs::{WatchConfig, Watcher};
+//!
+//! let store = Arc::new(Mutex::new(SqliteStorage::open("alerts.db")?));
+//! let engine = Engine::builder().build_with_storage(&*store.lock().unwrap())?;
+//! let cfg = WatchConfig::new("https://sqs.us-east-1.amazonaws.com/123456789012/cloudtrail-events");
+//! let mut watcher = Watcher::new(engine, store, cfg, None)?;
+//! let stats = watcher.run(&mut |line| eprintln!("{line}"))?;
+//! println!("{stats}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

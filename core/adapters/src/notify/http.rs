@@ -119,6 +119,16 @@ fn scrub(mut e: NotifyError, secret: &str) -> NotifyError {
 }
 
 /// Posts results to Slack incoming webhooks (`{"type": "slack", "webhook_url": …}`).
+///
+/// ```no_run
+/// use trailalerts::{Engine, Event, Notifier};
+/// use trailalerts_adapters::notify::http::SlackNotifier;
+/// let mut engine = Engine::builder().build()?;
+/// let results = engine.evaluate(&Event::parse(r#"{"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}"#)?);
+/// let config = serde_json::json!({"type": "slack", "webhook_url": "env:SLACK_WEBHOOK_URL"});
+/// SlackNotifier::new().send(&results[0], &config)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct SlackNotifier {
     client: HttpClient,
