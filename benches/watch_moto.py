@@ -54,8 +54,20 @@ try:
         t = time.time()
         subprocess.run([binary, "scan", "-q", "--output", "jsonl", "--db", os.path.join(d, "b.db"), logs], env=env, capture_output=True)
         scan_s = time.time() - t
+        # EventBridge: one CloudTrail event per message (sent 10 per request).
+        import gzip
+        records = json.loads(gzip.decompress(open(files[0], "rb").read()))["Records"][:2000]
+        for i in range(0, len(records), 10):
+            sqs.send_message_batch(QueueUrl=q, Entries=[{"Id": str(j), "MessageBody": json.dumps({"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": "aws.x", "detail": r})} for j, r in enumerate(records[i:i + 10])])
+        t = time.time()
+        out = subprocess.run([binary, "watch", "--queue-url", q, "--endpoint-url", endpoint, "--db", os.path.join(d, "c.db"), "--exit-when-empty", "--wait-seconds", "1", "--no-notify"], env=env, capture_output=True, text=True)
+        eb_s = time.time() - t
+        last = [l for l in out.stderr.splitlines() if "stopped:" in l][-1]
+        eb_events = int(last.split("events=")[1].split()[0])
     print(json.dumps({"files": len(files), "MB": round(size / 1e6, 1), "events": events,
                       "watch_s": round(watch_s, 2), "watch_events_per_s": round(events / watch_s),
-                      "scan_s": round(scan_s, 2), "scan_events_per_s": round(events / scan_s)}))
+                      "scan_s": round(scan_s, 2), "scan_events_per_s": round(events / scan_s),
+                      "eventbridge_messages": eb_events, "eventbridge_s": round(eb_s, 2),
+                      "eventbridge_events_per_s": round(eb_events / eb_s)}))
 finally:
     moto.kill()

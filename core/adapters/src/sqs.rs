@@ -3,8 +3,9 @@
 //! [`Watcher::run`] long-polls the queue (batches of up to 10), detects each message's shape
 //! ([`trailalerts::detect_message`]), fetches announced S3 log files (several at once,
 //! `concurrency`), evaluates the events in order on one engine (so thresholds see one stream),
-//! and commits each message's results, processed event ids, threshold state and notification
-//! deliveries in one storage transaction. Only then is the message deleted. A crash at any
+//! and commits the results, processed event ids, threshold state and notification deliveries
+//! of every handled message of the receive batch in one storage transaction. Only then are
+//! those messages deleted (one batch request). A crash at any
 //! point leads to redelivery, and redelivered events are recognised by their processed ids, so
 //! no result or notification is produced twice.
 //!
@@ -32,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, QueueAttributeName};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -139,6 +140,21 @@ impl std::fmt::Display for WatchStats {
 #[derive(Debug, thiserror::Error)]
 #[error("watch: {0}")]
 pub struct WatchError(pub String);
+
+/// What a receive batch produced, committed at once.
+struct Pending {
+    results: Vec<AlertResult>,
+    processed: Vec<(String, i64)>,
+    seen: HashSet<String>,
+    newest: i64,
+    events: u64,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self { results: Vec::new(), processed: Vec::new(), seen: HashSet::new(), newest: i64::MIN, events: 0 }
+    }
+}
 
 /// A message's S3 objects as `(s3://bucket/key, decoded bytes)`, or the first error.
 type Fetched = Result<Vec<(String, Vec<u8>)>, String>;
@@ -348,13 +364,18 @@ impl<S: Storage + Send + 'static> Watcher<S> {
         let receipts: Vec<String> = msgs.iter().filter_map(|m| m.receipt_handle().map(str::to_owned)).collect();
         let keep_alive = self.keep_invisible(receipts);
         let fetched = self.fetch_all(&shapes);
+        // Every handled message of the batch goes into one commit, then one batch delete:
+        // an EventBridge queue carries one event per message, so this is 10× fewer syncs.
+        let mut acc = Pending::default();
+        let mut handled: Vec<&Message> = Vec::new();
+        let mut ignorable: Vec<&Message> = Vec::new();
         for ((m, shape), objects) in msgs.iter().zip(&shapes).zip(fetched) {
             let id = m.message_id().unwrap_or("?");
             match shape {
                 MessageShape::Ignorable(why) => {
                     log(&format!("message {id}: {why}; deleted"));
                     self.stats.ignorable += 1;
-                    self.delete(m, log);
+                    ignorable.push(m);
                 }
                 MessageShape::Unknown(why) => {
                     self.stats.unknown += 1;
@@ -362,8 +383,9 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     log(&format!("message {id}: {why}; left for the queue's redrive policy"));
                 }
                 MessageShape::Events(raws) => {
-                    let texts: Vec<(String, Vec<u8>)> = vec![(format!("message {id}"), raws.iter().map(|r| r.get()).collect::<Vec<_>>().join("\n").into_bytes())];
-                    self.evaluate_and_commit(m, &texts, log);
+                    let text = raws.iter().map(|r| r.get()).collect::<Vec<_>>().join("\n").into_bytes();
+                    self.evaluate(id, &[(format!("message {id}"), text)], &mut acc, log);
+                    handled.push(m);
                 }
                 MessageShape::S3Objects { objects: _, skipped } => {
                     for (key, why) in skipped {
@@ -373,7 +395,8 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     match objects {
                         Ok(bufs) => {
                             self.stats.objects += bufs.len() as u64;
-                            self.evaluate_and_commit(m, &bufs, log);
+                            self.evaluate(id, &bufs, &mut acc, log);
+                            handled.push(m);
                         }
                         Err(e) => {
                             self.stats.failed += 1;
@@ -383,6 +406,12 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     }
                 }
             }
+        }
+        if self.commit(&acc, handled.len(), log) {
+            handled.extend(ignorable);
+            self.delete_all(&handled, log);
+        } else {
+            self.delete_all(&ignorable, log);
         }
         keep_alive.store(true, Ordering::SeqCst);
     }
@@ -464,12 +493,9 @@ impl<S: Storage + Send + 'static> Watcher<S> {
         per
     }
 
-    fn evaluate_and_commit(&mut self, m: &Message, bufs: &[(String, Vec<u8>)], log: &mut dyn FnMut(&str)) {
-        let id = m.message_id().unwrap_or("?").to_owned();
-        let mut results: Vec<AlertResult> = Vec::new();
-        let mut processed: Vec<(String, i64)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut newest = i64::MIN;
+    /// Evaluates a message's records into `acc`, skipping events already processed (before,
+    /// or earlier in this batch).
+    fn evaluate(&mut self, id: &str, bufs: &[(String, Vec<u8>)], acc: &mut Pending, log: &mut dyn FnMut(&str)) {
         for (name, buf) in bufs {
             for (n, rec) in Records::new(buf).enumerate() {
                 let rec = match rec {
@@ -490,28 +516,36 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 };
                 let key = ev.dedup_id();
                 let done_before = self.storage.lock().map(|s| s.is_processed(&key).unwrap_or(false)).unwrap_or(false);
-                if done_before || !seen.insert(key.clone()) {
+                if done_before || !acc.seen.insert(key.clone()) {
                     self.stats.duplicates += 1;
                     continue;
                 }
                 let t = ev.time_ms().unwrap_or(0);
-                newest = newest.max(t);
-                processed.push((key, t));
-                self.stats.events += 1;
-                self.engine.evaluate_into(&ev, &mut results);
+                acc.newest = acc.newest.max(t);
+                acc.processed.push((key, t));
+                acc.events += 1;
+                self.engine.evaluate_into(&ev, &mut acc.results);
             }
+        }
+    }
+
+    /// Stores a batch's results, processed ids, threshold state and deliveries in one
+    /// transaction. False when it failed (then nothing of the batch is stored).
+    fn commit(&mut self, acc: &Pending, messages: usize, log: &mut dyn FnMut(&str)) -> bool {
+        if messages == 0 {
+            return true;
         }
         let deliveries: Vec<Delivery> = {
             let now = now_ms();
-            results.iter().filter_map(|r| self.engine.alert(&r.alert_id).map(|d| Delivery::for_result(d, r, now))).flatten().collect()
+            acc.results.iter().filter_map(|r| self.engine.alert(&r.alert_id).map(|d| Delivery::for_result(d, r, now))).flatten().collect()
         };
         let silenced = self.engine.take_silenced();
         let state = self.has_thresholds.then(|| self.engine.threshold_state());
         let recorded_at = trailalerts::format_epoch_ms(now_ms());
         let batch = Batch {
-            results: &results,
+            results: &acc.results,
             silenced: &silenced,
-            processed: &processed,
+            processed: &acc.processed,
             thresholds: state.as_deref(),
             recorded_at: &recorded_at,
             deliveries: &deliveries,
@@ -519,42 +553,62 @@ impl<S: Storage + Send + 'static> Watcher<S> {
         let committed = self.storage.lock().map_err(|_| "storage lock poisoned".to_owned()).and_then(|mut s| s.commit(&batch).map_err(|e| e.to_string()));
         match committed {
             Ok(_) => {
-                self.stats.results += results.len() as u64;
-                if newest > i64::MIN {
-                    self.stats.lag_ms = now_ms() - newest;
+                self.stats.events += acc.events;
+                self.stats.results += acc.results.len() as u64;
+                if acc.newest > i64::MIN {
+                    self.stats.lag_ms = now_ms() - acc.newest;
                 }
                 if !deliveries.is_empty()
                     && let Some(d) = &self.dispatcher
                 {
                     d.wake();
                 }
-                self.delete(m, log);
+                true
             }
             Err(e) => {
-                // Nothing of the message was stored: it will be redelivered and evaluated again.
-                // The engine's threshold counts for it are rolled back from storage on restart only,
-                // so reload them now to keep memory and storage in step.
-                self.stats.failed += 1;
-                log(&format!("message {id}: storing failed ({e}); left on the queue to retry"));
+                // Nothing of the batch was stored: its messages come back and are evaluated again.
+                // Reload the saved threshold state so memory and storage stay in step.
+                self.stats.failed += messages as u64;
+                log(&format!("storing {messages} message(s) failed ({e}); left on the queue to retry"));
                 if let Ok(s) = self.storage.lock()
                     && let Ok(saved) = s.load_threshold_state()
                 {
                     self.engine.restore_threshold_state(saved);
                 }
+                false
             }
         }
     }
 
-    fn delete(&mut self, m: &Message, log: &mut dyn FnMut(&str)) {
-        let Some(receipt) = m.receipt_handle() else { return };
-        let req = self.sqs.delete_message().queue_url(&self.cfg.queue_url).receipt_handle(receipt);
-        match self.rt.block_on(req.send()) {
-            Ok(_) => self.stats.deleted += 1,
-            Err(e) => {
-                // Stored already: a redelivery is recognised by the processed ids.
-                self.stats.queue_errors += 1;
-                log(&format!("message {}: delete failed (it will come back and be skipped): {}", m.message_id().unwrap_or("?"), aws_error(&e)));
+    /// Deletes messages, 10 per request.
+    fn delete_all(&mut self, msgs: &[&Message], log: &mut dyn FnMut(&str)) {
+        for chunk in msgs.chunks(10) {
+            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).set_receipt_handle(m.receipt_handle().map(str::to_owned)).build().ok())
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let req = self.sqs.delete_message_batch().queue_url(&self.cfg.queue_url).set_entries(Some(entries));
+            match self.rt.block_on(req.send()) {
+                Ok(out) => {
+                    let failed = out.failed();
+                    self.stats.deleted += (chunk.len() - failed.len()) as u64;
+                    for f in failed {
+                        // Stored already: a redelivery is recognised by the processed ids.
+                        self.stats.queue_errors += 1;
+                        let m = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)).and_then(|m| m.message_id()).unwrap_or("?");
+                        log(&format!("message {m}: delete failed (it will come back and be skipped): {}", f.message().unwrap_or(f.code())));
+                    }
+                }
+                Err(e) => {
+                    self.stats.queue_errors += 1;
+                    log(&format!("deleting {} message(s) failed (they will come back and be skipped): {}", chunk.len(), aws_error(&e)));
+                }
             }
         }
     }
+
 }
