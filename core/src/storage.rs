@@ -391,6 +391,10 @@ pub trait Storage {
         status: Option<DeliveryStatus>,
         limit: usize,
     ) -> Result<Vec<Delivery>, StorageError>;
+    /// Forgets delivered deliveries created before `before_ms`; returns how many. A stored
+    /// result never queues its notifications twice, so pruning is safe for saved results; for
+    /// `save_results: false` alerts an event re-read after the prune would notify again.
+    fn prune_deliveries(&mut self, before_ms: i64) -> Result<usize, StorageError>;
     /// Makes failed deliveries (one by id, or all) pending again with a fresh attempt budget;
     /// returns how many.
     fn retry_deliveries(&mut self, id: Option<&str>, now_ms: i64) -> Result<usize, StorageError>;
@@ -594,10 +598,16 @@ pub fn note_silenced(ig: &mut StoredIgnore, s: &Silenced) {
 impl Storage for MemoryStorage {
     fn commit(&mut self, batch: &Batch<'_>) -> Result<CommitOutcome, StorageError> {
         let mut new = 0;
+        let mut stored_before = std::collections::HashSet::new();
+        let mut inserted = std::collections::HashSet::new();
         for r in batch.results.iter().filter(|r| r.save) {
             if self.by_id.contains_key(&r.id) {
+                if !inserted.contains(r.id.as_str()) {
+                    stored_before.insert(r.id.as_str());
+                }
                 continue;
             }
+            inserted.insert(r.id.as_str());
             self.by_id.insert(r.id.clone(), self.results.len());
             self.results.push(StoredResult {
                 result: r.clone(),
@@ -626,7 +636,7 @@ impl Storage for MemoryStorage {
             self.thresholds = t.to_vec();
         }
         for d in batch.deliveries {
-            if self.deliveries.contains_key(&d.id) {
+            if self.deliveries.contains_key(&d.id) || stored_before.contains(d.result_id.as_str()) {
                 continue;
             }
             if let Some(r) = self
@@ -778,6 +788,14 @@ impl Storage for MemoryStorage {
             .take(if limit == 0 { usize::MAX } else { limit })
             .cloned()
             .collect())
+    }
+
+    fn prune_deliveries(&mut self, before_ms: i64) -> Result<usize, StorageError> {
+        let n = self.deliveries.len();
+        self.deliveries.retain(|_, d| !(d.status == DeliveryStatus::Delivered && d.created_ms < before_ms));
+        let kept = &self.deliveries;
+        self.delivery_order.retain(|id| kept.contains_key(id));
+        Ok(n - self.deliveries.len())
     }
 
     fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError> {

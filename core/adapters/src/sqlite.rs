@@ -573,6 +573,10 @@ impl Storage for SqliteStorage {
             .transaction()
             .map_err(|e| backend(&p, "begin batch", &e))?;
         let mut new = 0;
+        // Results stored before this batch: their notifications were queued then (and may have
+        // been pruned since), so they are not queued again.
+        let mut inserted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut stored_before: std::collections::HashSet<&str> = std::collections::HashSet::new();
         {
             let mut ins = tx
                 .prepare_cached(
@@ -587,7 +591,7 @@ impl Storage for SqliteStorage {
                     .as_deref()
                     .and_then(trailalerts::parse_event_time)
                     .unwrap_or(i64::MIN);
-                new += ins
+                let added = ins
                     .execute(params![
                         r.id,
                         r.alert_id,
@@ -612,6 +616,12 @@ impl Storage for SqliteStorage {
                         r.raw.get(),
                     ])
                     .map_err(|e| backend(&p, "store results", &e))?;
+                new += added;
+                if added > 0 {
+                    inserted.insert(r.id.as_str());
+                } else if !inserted.contains(r.id.as_str()) {
+                    stored_before.insert(r.id.as_str());
+                }
             }
             let mut sil = tx
                 .prepare_cached(
@@ -662,7 +672,7 @@ impl Storage for SqliteStorage {
                      created_ms, next_attempt_ms, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(|e| backend(&p, "store deliveries", &e))?;
-            for d in batch.deliveries {
+            for d in batch.deliveries.iter().filter(|d| !stored_before.contains(d.result_id.as_str())) {
                 let config = serde_json::to_string(&d.config)
                     .map_err(|e| json_err(&p, "delivery config", e))?;
                 let result = serde_json::to_string(&d.result)
@@ -1079,6 +1089,12 @@ impl Storage for SqliteStorage {
         tx.commit()
             .map_err(|e| backend(&p, "retry deliveries", &e))?;
         Ok(failed.len())
+    }
+
+    fn prune_deliveries(&mut self, before_ms: i64) -> Result<usize, StorageError> {
+        self.conn
+            .execute("DELETE FROM deliveries WHERE status = 'delivered' AND created_ms < ?1", [before_ms])
+            .map_err(|e| backend(&self.path, "prune deliveries", &e))
     }
 
     fn prune_processed(&mut self, before_ms: i64) -> Result<usize, StorageError> {

@@ -305,10 +305,18 @@ impl<S: Storage + Send + 'static> Watcher<S> {
             if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
                 last_prune = Some(Instant::now());
                 let before = now_ms() - i64::try_from(self.cfg.keep_processed.as_millis()).unwrap_or(i64::MAX / 2);
-                match self.storage.lock().map_err(|_| "storage lock poisoned".to_owned()).and_then(|mut s| s.prune_processed(before).map_err(|e| e.to_string())) {
-                    Ok(0) => {}
-                    Ok(n) => log(&format!("forgot {n} processed event ids older than {} days", self.cfg.keep_processed.as_secs() / 86_400)),
-                    Err(e) => log(&format!("pruning processed event ids failed: {e}")),
+                let pruned = self.storage.lock().map_err(|_| "storage lock poisoned".to_owned()).and_then(|mut s| {
+                    let ids = s.prune_processed(before).map_err(|e| e.to_string())?;
+                    let sent = s.prune_deliveries(now_ms() - 30 * 86_400_000).map_err(|e| e.to_string())?;
+                    Ok((ids, sent))
+                });
+                match pruned {
+                    Ok((0, 0)) => {}
+                    Ok((ids, sent)) => log(&format!(
+                        "forgot {ids} processed event ids older than {} days and {sent} notifications delivered over 30 days ago",
+                        self.cfg.keep_processed.as_secs() / 86_400
+                    )),
+                    Err(e) => log(&format!("pruning failed: {e}")),
                 }
             }
             if last_metrics.elapsed() >= self.cfg.metrics_every || self.metrics_now.swap(false, Ordering::SeqCst) {

@@ -196,6 +196,15 @@ pub enum NotificationsCommand {
         #[command(flatten)]
         delivery: DeliveryOpts,
     },
+    /// Forget delivered notifications older than some days (failed and pending ones are kept).
+    Prune {
+        /// The SQLite database.
+        #[arg(long, value_name = "PATH")]
+        db: PathBuf,
+        /// Keep the last this many days.
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        older_than_days: u64,
+    },
     /// Make failed deliveries pending again (one by id, or all with --all).
     Retry {
         /// The SQLite database.
@@ -298,6 +307,13 @@ pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        NotificationsCommand::Prune { db, older_than_days } => {
+            let mut s: SqliteStorage = open_db(&db)?;
+            let days = i64::try_from(older_than_days).unwrap_or(i64::MAX / 86_400_000);
+            let n = s.prune_deliveries(now_ms().saturating_sub(days.saturating_mul(86_400_000)))?;
+            eprintln!("forgot {n} delivered notification(s) older than {older_than_days} days");
+            Ok(ExitCode::SUCCESS)
         }
         NotificationsCommand::Retry { db, id, all } => {
             let mut s: SqliteStorage = open_db(&db)?;

@@ -230,6 +230,16 @@ fn scan_delivers_to_every_channel_and_keeps_failures_visible() {
         .unwrap();
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(rx.requests().len(), reqs.len());
+    // Pruning delivered notifications keeps them from being sent again too.
+    let prune = bin(&moto).args(["notifications", "prune", "--db", db.to_str().unwrap(), "--older-than-days", "0"]).output().unwrap();
+    assert!(text(&prune).contains("forgot 4 delivered notification(s)"), "{}", text(&prune));
+    let third = bin(&moto)
+        .env("TEST_SLACK_URL", &slack_url)
+        .args(["scan", "--no-builtin", "--alerts", alerts.to_str().unwrap(), "--db", db.to_str().unwrap(), "-q", &samples()])
+        .output()
+        .unwrap();
+    assert!(third.status.success(), "{}", text(&third));
+    assert_eq!(rx.requests().len(), reqs.len(), "no notification sent again after pruning");
 
     // No output anywhere shows a secret in full.
     let table = bin(&moto)
