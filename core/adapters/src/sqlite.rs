@@ -332,12 +332,17 @@ impl SqliteStorage {
         self.conn
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(|e| backend(&p, "configure", &e))?;
-        let start = usize::try_from(version).unwrap_or(0);
-        if start < MIGRATIONS.len() {
+        if usize::try_from(version).unwrap_or(0) < MIGRATIONS.len() {
+            // IMMEDIATE takes the write lock first, and the version is read again under it:
+            // two processes opening a new file at once migrate it once, not twice.
             let tx = self
                 .conn
-                .transaction()
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| backend(&p, "migrate", &e))?;
+            let current: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| backend(&p, "migrate", &e))?;
+            let start = usize::try_from(current).unwrap_or(0);
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
                 tx.execute_batch(sql)
                     .map_err(|e| backend(&p, &format!("migrate to schema {}", i + 1), &e))?;

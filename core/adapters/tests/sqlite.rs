@@ -300,3 +300,19 @@ fn sql_metacharacters_in_queries_and_names_are_just_text() {
     }
     assert_eq!(s.count_results().unwrap(), total, "the tables are intact");
 }
+
+#[test]
+fn several_processes_opening_a_new_file_at_once_migrate_it_once() {
+    for _ in 0..5 {
+        let (_dir, path) = temp_db();
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SqliteStorage::open(&path).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for t in opened {
+            t.join().unwrap().unwrap();
+        }
+    }
+}
