@@ -1,5 +1,5 @@
-//! The invariants of the notification renderers, shared by the `render` fuzz target and the
-//! regression replay in `tests/tests/fuzz_regressions.rs`.
+//! The invariants the fuzz targets check, shared by the targets (`tests/fuzz`, nightly) and
+//! the regression replay on stable (`tests/tests/fuzz_regressions.rs`), so both check the same.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,7 +14,7 @@ use trailalerts::render::{
     SyslogHeader, cef_message, email_html, json_message, pagerduty_payload, slack_payload, subject,
     syslog_message,
 };
-use trailalerts::{Engine, Event, SyslogFormat};
+use trailalerts::{Engine, Event, Glob, MessageShape, Records, SyslogFormat, detect_message, skip_reason};
 
 /// Checks `[id name="v" …]` with RFC 5424 escaping; returns the rest after `]`.
 fn check_sd(s: &str) -> &str {
@@ -72,7 +72,7 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 
 /// Renders attacker-chosen text (NUL-separated fields of `data`) through every channel and
 /// panics when an output is not well-formed or not inert.
-pub fn check(data: &[u8]) {
+pub fn render(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let parts: Vec<&str> = text.splitn(4, '\u{0}').collect();
     let pick = |i: usize| parts.get(i).copied().unwrap_or("x");
@@ -167,4 +167,68 @@ fn email_html_tags(html: &str) -> usize {
         }
     }
     n
+}
+
+/// Any bytes as a log file: the one-by-one and batch evaluation paths agree, and every result
+/// is one parseable JSON line.
+pub fn records_events(data: &[u8], base: &Engine) {
+    let mut one = base.clone();
+    let mut texts = Vec::new();
+    let mut a = Vec::new();
+    for rec in Records::new(data).flatten() {
+        let _ = one.evaluate_raw(rec.value, &mut a);
+        texts.push(rec.raw.as_bytes());
+    }
+    let mut batch = base.clone();
+    let mut b = Vec::new();
+    let _ = batch.evaluate_batch_lenient(&texts, 2, &mut b);
+    assert_eq!(a.iter().map(|r| &r.id).collect::<Vec<_>>(), b.iter().map(|r| &r.id).collect::<Vec<_>>());
+    for r in &a {
+        let line = r.to_json_line();
+        assert!(!line.contains('\n'));
+        assert!(serde_json::from_str::<Value>(&line).is_ok());
+    }
+}
+
+/// Any SQS message body: shape detection never panics and what it extracts is usable.
+pub fn sqs_message(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match detect_message(text) {
+        MessageShape::Events(raws) => {
+            for r in raws {
+                let _ = Event::from_raw_value(&r);
+            }
+        }
+        MessageShape::S3Objects { objects, skipped } => {
+            assert!(objects.iter().all(|o| skip_reason(&o.key).is_none()));
+            assert!(skipped.iter().all(|(k, _)| skip_reason(k).is_some()));
+        }
+        MessageShape::Ignorable(_) | MessageShape::Unknown(_) => {}
+    }
+}
+
+/// Any text as a glob and as CIDRs and users of an alert (NUL separates pattern and value):
+/// compiles or fails with an error naming the alert; matching ignores case.
+pub fn glob_cidr(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let (pattern, value) = text.split_once('\u{0}').unwrap_or((text, "value"));
+    if let Ok(g) = Glob::new(pattern) {
+        assert_eq!(g.is_match(value), g.is_match(&value.to_lowercase()), "{pattern:?} on {value:?}");
+        let _ = g.literal_prefix();
+        let _ = g.longest_literal();
+    }
+    let alert = json!({"id": "f", "name": "f", "risk": "low", "users": [pattern],
+        "source_ips": {"include": [value], "exclude": [pattern]}});
+    match Engine::builder().builtin(false).alerts_json(&alert.to_string()) {
+        Ok(b) => match b.build() {
+            Ok(mut e) => {
+                let ev = json!({"eventName": "X", "sourceIPAddress": value, "userIdentity": {"userName": value}}).to_string();
+                if let Ok(ev) = Event::parse(&ev) {
+                    let _ = e.evaluate(&ev);
+                }
+            }
+            Err(err) => assert!(!err.to_string().is_empty()),
+        },
+        Err(err) => assert!(err.to_string().contains('f'), "{err}"),
+    }
 }

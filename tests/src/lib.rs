@@ -1,6 +1,6 @@
 //! Shared helpers for the trailalerts integration tests: case files and paths.
 
-pub mod render_check;
+pub mod fuzz_checks;
 
 use std::path::{Path, PathBuf};
 

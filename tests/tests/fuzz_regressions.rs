@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use trailalerts::{Engine, Event, FilterPattern, Records};
-use trailalerts_tests::tests_dir;
+use trailalerts::{Engine, Event, FilterPattern};
+use trailalerts_tests::{fuzz_checks, tests_dir};
 
 fn inputs(target: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -24,34 +24,17 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
     out
 }
 
-fn records_events(data: &[u8], base: &Engine) {
-    let mut one = base.clone();
-    let mut texts = Vec::new();
-    let mut a = Vec::new();
-    for rec in Records::new(data).flatten() {
-        let _ = one.evaluate_raw(rec.value, &mut a);
-        texts.push(rec.raw.as_bytes());
-    }
-    let mut batch = base.clone();
-    let mut b = Vec::new();
-    let _ = batch.evaluate_batch_lenient(&texts, 2, &mut b);
-    assert_eq!(
-        a.iter().map(|r| &r.id).collect::<Vec<_>>(),
-        b.iter().map(|r| &r.id).collect::<Vec<_>>()
-    );
-}
-
 #[test]
 fn fuzz_seeds_and_regressions_replay_cleanly() {
     let base = Engine::builder().build().unwrap();
     let mut n = 0;
     for data in inputs("records_events") {
-        records_events(&data, &base);
+        fuzz_checks::records_events(&data, &base);
         n += 1;
     }
     for data in inputs("gzip_logs") {
         let (buf, _) = trailalerts_adapters::files::decode(data);
-        records_events(&buf, &base);
+        fuzz_checks::records_events(&buf, &base);
         n += 1;
     }
     for data in inputs("alert_definitions") {
@@ -75,33 +58,15 @@ fn fuzz_seeds_and_regressions_replay_cleanly() {
         n += 1;
     }
     for data in inputs("sqs_message") {
-        if let Ok(text) = std::str::from_utf8(&data) {
-            match trailalerts::detect_message(text) {
-                trailalerts::MessageShape::Events(raws) => raws.iter().for_each(|r| {
-                    let _ = Event::from_raw_value(r);
-                }),
-                trailalerts::MessageShape::S3Objects { objects, .. } => assert!(objects.iter().all(|o| trailalerts::skip_reason(&o.key).is_none())),
-                _ => {}
-            }
-        }
+        fuzz_checks::sqs_message(&data);
         n += 1;
     }
     for data in inputs("glob_cidr") {
-        if let Ok(text) = std::str::from_utf8(&data) {
-            let (pattern, value) = text.split_once('\u{0}').unwrap_or((text, "value"));
-            if let Ok(g) = trailalerts::Glob::new(pattern) {
-                assert_eq!(g.is_match(value), g.is_match(&value.to_lowercase()));
-            }
-            let alert = serde_json::json!({"id": "f", "name": "f", "risk": "low", "users": [pattern],
-                "source_ips": {"include": [value], "exclude": [pattern]}});
-            if let Ok(b) = Engine::builder().builtin(false).alerts_json(&alert.to_string()) {
-                let _ = b.build();
-            }
-        }
+        fuzz_checks::glob_cidr(&data);
         n += 1;
     }
     for data in inputs("render") {
-        trailalerts_tests::render_check::check(&data);
+        fuzz_checks::render(&data);
         n += 1;
     }
     assert!(

@@ -9,6 +9,8 @@
 //! - `sqs`: the live pipeline [`sqs::Watcher`]: SQS messages (S3 notifications, SNS,
 //!   EventBridge, raw records) → engine → storage → notifications.
 
+#[cfg(feature = "aws")]
+mod aws;
 #[cfg(feature = "files")]
 pub mod files;
 #[cfg(feature = "notify")]

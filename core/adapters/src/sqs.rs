@@ -32,12 +32,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, QueueAttributeName};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use trailalerts::{AlertResult, Batch, Delivery, Engine, Event, MessageShape, Records, S3Object, Storage, detect_message};
 
 use crate::notify::{DispatcherHandle, now_ms};
@@ -159,18 +155,6 @@ impl Default for Pending {
 /// A message's S3 objects as `(s3://bucket/key, decoded bytes)`, or the first error.
 type Fetched = Result<Vec<(String, Vec<u8>)>, String>;
 
-/// A one-line description of an AWS SDK error: the service's code and message, or the
-/// transport failure.
-fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E, HttpResponse>) -> String {
-    match e {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status().as_u16();
-            format!("{} (HTTP {status}): {}", se.err().code().unwrap_or("error"), se.err().message().unwrap_or_default())
-        }
-        other => DisplayErrorContext(other).to_string(),
-    }
-}
-
 /// Runs the pipeline. See the module documentation.
 pub struct Watcher<S: Storage + Send + 'static> {
     engine: Engine,
@@ -203,33 +187,16 @@ impl<S: Storage + Send + 'static> Watcher<S> {
             .enable_all()
             .build()
             .map_err(|e| WatchError(format!("cannot start the runtime: {e}")))?;
-        let region = cfg.region.clone().or_else(|| region_of_queue(&cfg.queue_url));
-        let conf = match base {
-            Some(b) => {
-                let mut b = b.to_builder();
-                if let Some(r) = &cfg.region {
-                    b.set_region(Some(Region::new(r.clone())));
-                }
-                if let Some(e) = &cfg.endpoint_url {
-                    b.set_endpoint_url(Some(e.clone()));
-                }
-                b.build()
-            }
-            None => {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest());
-                if let Some(e) = &cfg.endpoint_url {
-                    loader = loader.endpoint_url(e);
-                }
-                let mut c = rt.block_on(loader.load());
-                if cfg.region.is_some() || c.region().is_none() {
-                    // A compatible endpoint (moto, LocalStack) without any region configured
-                    // still needs one for signing: use us-east-1 as the AWS CLI does.
-                    let fallback = cfg.endpoint_url.as_ref().map(|_| "us-east-1".to_owned());
-                    c = c.to_builder().region(region.or(fallback).map(Region::new)).build();
-                }
-                c
-            }
-        };
+        let conf = crate::aws::sdk_config(
+            &rt,
+            crate::aws::ConfigRequest {
+                base: base.as_ref(),
+                region: cfg.region.clone(),
+                fallback_region: region_of_queue(&cfg.queue_url),
+                endpoint: cfg.endpoint_url.clone(),
+                timeouts: None,
+            },
+        );
         let sqs = aws_sdk_sqs::Client::new(&conf);
         // Compatible endpoints (moto, MinIO) need path-style bucket addressing.
         let s3_conf = aws_sdk_s3::config::Builder::from(&conf).force_path_style(cfg.endpoint_url.is_some()).build();
@@ -359,7 +326,7 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 }
             };
             tokio::select! {
-                r = req.send() => r.map(|o| o.messages.unwrap_or_default()).map_err(|e| aws_error(&e)),
+                r = req.send() => r.map(|o| o.messages.unwrap_or_default()).map_err(|e| crate::aws::describe(&e)),
                 () = stopped => Ok(Vec::new()),
             }
         })
@@ -469,7 +436,7 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     let name = format!("s3://{}/{}", o.bucket, o.key);
                     let r = match s3.get_object().bucket(&o.bucket).key(&o.key).send().await {
                         Ok(out) => out.body.collect().await.map(|b| b.into_bytes().to_vec()).map_err(|e| format!("{name}: reading the body: {e}")),
-                        Err(e) => Err(format!("{name}: {}", aws_error(&e))),
+                        Err(e) => Err(format!("{name}: {}", crate::aws::describe(&e))),
                     };
                     (i, name, r)
                 }));
@@ -613,7 +580,7 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 }
                 Err(e) => {
                     self.stats.queue_errors += 1;
-                    log(&format!("deleting {} message(s) failed (they will come back and be skipped): {}", chunk.len(), aws_error(&e)));
+                    log(&format!("deleting {} message(s) failed (they will come back and be skipped): {}", chunk.len(), crate::aws::describe(&e)));
                 }
             }
         }

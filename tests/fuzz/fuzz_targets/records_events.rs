@@ -4,27 +4,15 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use trailalerts::{Engine, Records};
+use trailalerts::Engine;
+
+#[path = "../../src/fuzz_checks.rs"]
+#[allow(dead_code, reason = "each target uses one of the shared checks")]
+mod fuzz_checks;
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let base = ENGINE.get_or_init(|| Engine::builder().build().unwrap_or_else(|e| panic!("{e}")));
-    let mut one = base.clone();
-    let mut texts = Vec::new();
-    let mut a = Vec::new();
-    for rec in Records::new(data).flatten() {
-        let _ = one.evaluate_raw(rec.value, &mut a);
-        texts.push(rec.raw.as_bytes());
-    }
-    let mut batch = base.clone();
-    let mut b = Vec::new();
-    let _ = batch.evaluate_batch_lenient(&texts, 2, &mut b);
-    let ids = |v: &[trailalerts::AlertResult]| v.iter().map(|r| (r.alert_id.clone(), r.event_id.clone())).collect::<Vec<_>>();
-    assert_eq!(ids(&a), ids(&b));
-    for r in &a {
-        let line = r.to_json_line();
-        assert!(!line.contains('\n'));
-        assert!(serde_json::from_str::<serde_json::Value>(&line).is_ok());
-    }
+    fuzz_checks::records_events(data, base);
 });

@@ -7,10 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 use trailalerts::render::json_message;
@@ -54,40 +53,15 @@ impl Aws {
         if let Some(c) = self.configs.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return c;
         }
-        let c = match &self.base {
-            Some(base) => {
-                let mut b = base.to_builder();
-                if let Some(r) = region {
-                    b.set_region(Some(Region::new(r)));
-                }
-                if let Some(e) = endpoint {
-                    b.set_endpoint_url(Some(e));
-                }
-                b.build()
-            }
-            None => {
-                // Bounded operations, so a send always ends well within the dispatcher's lease.
-                let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(std::time::Duration::from_secs(30))
-                    .connect_timeout(std::time::Duration::from_secs(5))
-                    .build();
-                let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
-                if let Some(r) = region {
-                    loader = loader.region(Region::new(r));
-                }
-                if let Some(e) = endpoint {
-                    loader = loader.endpoint_url(e);
-                }
-                let c = self.rt.block_on(loader.load());
-                if c.region().is_none() && c.endpoint_url().is_some() {
-                    // A compatible endpoint without any region configured still needs one for
-                    // signing: us-east-1, as the AWS CLI does.
-                    c.to_builder().region(Region::new("us-east-1")).build()
-                } else {
-                    c
-                }
-            }
-        };
+        // Bounded operations, so a send always ends well within the dispatcher's lease.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build();
+        let c = crate::aws::sdk_config(
+            &self.rt,
+            crate::aws::ConfigRequest { base: self.base.as_ref(), region, fallback_region: None, endpoint, timeouts: Some(timeouts) },
+        );
         if let Ok(mut m) = self.configs.lock() {
             m.insert(key, c.clone());
         }
@@ -105,28 +79,9 @@ fn arn_region(arn: &str) -> Option<String> {
 
 /// Classifies an SDK error: throttling, 5xx, timeouts and network failures are retried;
 /// other service errors (access denied, not found, invalid parameter) fail at once.
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    kind: &str,
-    e: SdkError<E, HttpResponse>,
-) -> NotifyError {
-    match &e {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status().as_u16();
-            let code = se.err().code().unwrap_or("error").to_owned();
-            let msg = format!(
-                "{code} (HTTP {status}): {}",
-                se.err().message().unwrap_or_default()
-            );
-            let throttled =
-                status == 429 || code.contains("Throttl") || code == "TooManyRequestsException";
-            if throttled || status >= 500 {
-                NotifyError::transient(kind, msg)
-            } else {
-                NotifyError::permanent(kind, msg)
-            }
-        }
-        _ => NotifyError::transient(kind, DisplayErrorContext(&e).to_string()),
-    }
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(kind: &str, e: SdkError<E, HttpResponse>) -> NotifyError {
+    let msg = crate::aws::describe(&e);
+    if crate::aws::is_transient(&e) { NotifyError::transient(kind, msg) } else { NotifyError::permanent(kind, msg) }
 }
 
 /// Publishes results to an SNS topic (`{"type": "sns", "topic_arn": …}`): subject (ASCII,
