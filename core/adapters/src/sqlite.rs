@@ -496,6 +496,25 @@ fn set_status(
 
 const DELIVERY_COLUMNS: &str = "id, result_id, alert_id, channel, kind, config, result, status, attempts, created_ms, next_attempt_ms, last_error";
 
+/// Pending deliveries due at `?1`, earliest first, at most `?2`.
+const DUE_DELIVERIES: &str = "WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2";
+
+/// Deliveries matching `sql_where`, read on `conn` (the connection or an open transaction).
+fn read_deliveries(conn: &Connection, p: &Path, sql_where: &str, args: &[&dyn ToSql]) -> Result<Vec<Delivery>, StorageError> {
+    let mut st = conn
+        .prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"))
+        .map_err(|e| backend(p, "read deliveries", &e))?;
+    let rows = st.query_map(args, row_to_delivery).map_err(|e| backend(p, "read deliveries", &e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut d, config, result) = row.map_err(|e| backend(p, "read deliveries", &e))?;
+        d.config = serde_json::from_str(&config).map_err(|e| json_err(p, "delivery config", e))?;
+        d.result = serde_json::from_str(&result).map_err(|e| json_err(p, "delivery result", e))?;
+        out.push(d);
+    }
+    Ok(out)
+}
+
 fn row_to_delivery(row: &Row<'_>) -> rusqlite::Result<(Delivery, String, String)> {
     let status: String = row.get(7)?;
     let d = Delivery {
@@ -538,31 +557,8 @@ fn placeholder_result() -> AlertResult {
 }
 
 impl SqliteStorage {
-    fn deliveries_where(
-        &self,
-        sql_where: &str,
-        args: &[&dyn ToSql],
-    ) -> Result<Vec<Delivery>, StorageError> {
-        let p = &self.path;
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"
-            ))
-            .map_err(|e| backend(p, "read deliveries", &e))?;
-        let rows = st
-            .query_map(args, row_to_delivery)
-            .map_err(|e| backend(p, "read deliveries", &e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut d, config, result) = row.map_err(|e| backend(p, "read deliveries", &e))?;
-            d.config =
-                serde_json::from_str(&config).map_err(|e| json_err(p, "delivery config", e))?;
-            d.result =
-                serde_json::from_str(&result).map_err(|e| json_err(p, "delivery result", e))?;
-            out.push(d);
-        }
-        Ok(out)
+    fn deliveries_where(&self, sql_where: &str, args: &[&dyn ToSql]) -> Result<Vec<Delivery>, StorageError> {
+        read_deliveries(&self.conn, &self.path, sql_where, args)
     }
 }
 
@@ -974,10 +970,7 @@ impl Storage for SqliteStorage {
         } else {
             i64::try_from(limit).unwrap_or(i64::MAX)
         };
-        self.deliveries_where(
-            "WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2",
-            &[&now_ms, &limit],
-        )
+        self.deliveries_where(DUE_DELIVERIES, &[&now_ms, &limit])
     }
 
     fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError> {
@@ -985,23 +978,13 @@ impl Storage for SqliteStorage {
         // IMMEDIATE: take the write lock before reading, so two processes cannot claim the same rows.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| backend(&p, "claim deliveries", &e))?;
         let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
-        let ids: Vec<String> = {
-            let mut st = tx
-                .prepare_cached("SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2")
-                .map_err(|e| backend(&p, "claim deliveries", &e))?;
-            let rows = st.query_map(params![now_ms, limit], |r| r.get(0)).map_err(|e| backend(&p, "claim deliveries", &e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| backend(&p, "claim deliveries", &e))?
-        };
-        for id in &ids {
-            tx.execute("UPDATE deliveries SET next_attempt_ms = ?2 WHERE id = ?1", params![id, now_ms.saturating_add(lease_ms)])
+        let due = read_deliveries(&tx, &p, DUE_DELIVERIES, &[&now_ms, &limit])?;
+        for d in &due {
+            tx.execute("UPDATE deliveries SET next_attempt_ms = ?2 WHERE id = ?1", params![d.id, now_ms.saturating_add(lease_ms)])
                 .map_err(|e| backend(&p, "claim deliveries", &e))?;
         }
         tx.commit().map_err(|e| backend(&p, "claim deliveries", &e))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in &ids {
-            out.extend(self.deliveries_where("WHERE id = ?1", &[id])?);
-        }
-        Ok(out)
+        Ok(due)
     }
 
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError> {

@@ -315,11 +315,8 @@ fn run<S: Storage>(
         let now = now_ms();
         let room = cap.saturating_sub(in_flight.len());
         // Claiming takes the storage's write lock: only when something is due.
-        let something_due = storage
-            .lock()
-            .ok()
-            .and_then(|s| s.next_delivery_ms().ok().flatten())
-            .is_some_and(|t| t <= now);
+        let next_due = || storage.lock().ok().and_then(|s| s.next_delivery_ms().ok().flatten());
+        let something_due = next_due().is_some_and(|t| t <= now);
         let due = if room == 0 || !something_due {
             Ok(Vec::new())
         } else {
@@ -342,12 +339,9 @@ fn run<S: Storage>(
             }
             Err(()) => stats.storage_errors += 1,
         }
+        let next = next_due();
         // Done when finishing and nothing in flight is left and nothing falls due before the deadline.
         if let Some(dl) = deadline {
-            let next = storage
-                .lock()
-                .ok()
-                .and_then(|s| s.next_delivery_ms().ok().flatten());
             let remaining = i64::try_from(dl.saturating_duration_since(Instant::now()).as_millis())
                 .unwrap_or(0);
             let more_soon = next.is_some_and(|t| t <= now_ms() + remaining);
@@ -355,12 +349,8 @@ fn run<S: Storage>(
                 break;
             }
         }
-        let next_due = storage
-            .lock()
-            .ok()
-            .and_then(|s| s.next_delivery_ms().ok().flatten());
         let mut wait = d.poll;
-        if let Some(t) = next_due {
+        if let Some(t) = next {
             wait = wait.min(Duration::from_millis(
                 u64::try_from((t - now_ms()).max(5)).unwrap_or(5),
             ));
