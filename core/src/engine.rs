@@ -709,9 +709,10 @@ impl Engine {
         let chunk = texts.len().div_ceil(threads).max(1);
         let this: &Engine = self;
         // Matched events keep their parse for the sequential phase (an `Event` is `Send`).
-        type Found<'t> = Vec<(usize, Result<(Event<'t>, Vec<Match>), String>)>;
-        let work = |start: usize, part: &[&'a [u8]]| -> Found<'a> {
+        type Found = Vec<(usize, Result<Vec<Pending>, String>)>;
+        let work = |start: usize, part: &[&'a [u8]]| -> Found {
             let mut found = Vec::new();
+            let (mut scratch, mut cands, mut ms) = (String::new(), Vec::new(), Vec::new());
             for (k, t) in part.iter().enumerate() {
                 let trimmed = t.trim_ascii();
                 if looks_like_object(trimmed) && !this.may_match(trimmed) {
@@ -722,10 +723,11 @@ impl Engine {
                     .and_then(Event::parse);
                 match parsed {
                     Ok(ev) => {
-                        let mut ms = Vec::new();
-                        this.matches(&ev, &mut ms);
+                        ms.clear();
+                        this.matches_with(&ev, &mut scratch, &mut cands, &mut ms);
                         if !ms.is_empty() {
-                            found.push((start + k, Ok((ev, ms))));
+                            let prepared = ms.iter().map(|m| this.prepare(m.alert, &ev)).collect();
+                            found.push((start + k, Ok(prepared)));
                         }
                     }
                     Err(e) => found.push((start + k, Err(e))),
@@ -733,7 +735,7 @@ impl Engine {
             }
             found
         };
-        let parts: Vec<Found<'a>> = if threads <= 1 {
+        let parts: Vec<Found> = if threads <= 1 {
             vec![work(0, texts)]
         } else {
             std::thread::scope(|s| {
@@ -762,9 +764,9 @@ impl Engine {
         }
         self.stats.events += (texts.len() - errors.len()) as u64;
         for (_, found) in parts.into_iter().flatten() {
-            let Ok((ev, ms)) = found else { continue };
-            for m in ms {
-                self.apply(m.alert, &ev, out);
+            let Ok(prepared) = found else { continue };
+            for p in prepared {
+                self.settle(p, out);
             }
         }
         errors
@@ -807,10 +809,18 @@ impl Engine {
     /// The alerts whose filters pass for `ev` (ignores and thresholds not applied yet), in
     /// alert order. Pure: does not touch state, so several threads may call it at once.
     pub fn matches(&self, ev: &Event<'_>, out: &mut Vec<Match>) {
-        let mut scratch = String::new();
-        let mut cands = Vec::new();
-        self.candidates(ev, &mut scratch, &mut cands);
-        for &i in &cands {
+        self.matches_with(ev, &mut String::new(), &mut Vec::new(), out);
+    }
+
+    fn matches_with(
+        &self,
+        ev: &Event<'_>,
+        scratch: &mut String,
+        cands: &mut Vec<usize>,
+        out: &mut Vec<Match>,
+    ) {
+        self.candidates(ev, scratch, cands);
+        for &i in cands.iter() {
             if self.passes(i, ev) {
                 out.push(Match { alert: i });
             }
@@ -936,48 +946,101 @@ impl Engine {
     }
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
-        self.stats.matched += 1;
-        if let Some((ignore_id, global)) = self.ignored(i, ev).map(|(id, g)| (id.to_owned(), g)) {
-            self.stats.ignored += 1;
-            if self.record_silenced {
-                let s = Silenced {
-                    alert_id: self
-                        .alerts
-                        .get(i)
-                        .map(|a| a.def.id.clone())
-                        .unwrap_or_default(),
-                    ignore_id,
-                    global,
-                    event_id: event_id_of(ev),
-                    event_time: ev.event_time().map(str::to_owned),
+        let p = self.prepare(i, ev);
+        self.settle(p, out);
+    }
+
+    /// Everything about alert `i` firing on `ev` that does not depend on engine state: the
+    /// ignore check and the result itself. Batches run this on many threads and settle the
+    /// outcomes in input order afterwards.
+    fn prepare(&self, i: usize, ev: &Event<'_>) -> Pending {
+        let Some(a) = self.alerts.get(i) else {
+            return Pending::Nothing;
+        };
+        if let Some((ignore_id, global)) = self.ignored(i, ev) {
+            return Pending::Silenced(self.record_silenced.then(|| Silenced {
+                alert_id: a.def.id.clone(),
+                ignore_id: ignore_id.to_owned(),
+                global,
+                event_id: event_id_of(ev),
+                event_time: ev.event_time().map(str::to_owned),
+            }));
+        }
+        let count = match &a.def.threshold {
+            None => None,
+            Some(t) => {
+                let Some(time) = ev.time_ms() else {
+                    return Pending::Untimed;
                 };
-                self.silenced.push(s);
+                let window_ms = i64::try_from(t.window_seconds)
+                    .unwrap_or(i64::MAX / 4)
+                    .saturating_mul(1000);
+                Some(Counted {
+                    alert: i,
+                    group: group_key(&a.group_by, ev),
+                    time,
+                    count: t.count,
+                    window_ms,
+                })
             }
+        };
+        Pending::Fire(Box::new(make_result(a, ev)), count)
+    }
+
+    /// Applies a prepared outcome: statistics, silenced records and threshold state, in the
+    /// order events arrived.
+    fn settle(&mut self, p: Pending, out: &mut Vec<AlertResult>) {
+        if matches!(p, Pending::Nothing) {
             return;
         }
-        let Some(a) = self.alerts.get(i) else { return };
-        let mut fired = None;
-        if let Some(t) = &a.def.threshold {
-            let Some(time) = ev.time_ms() else {
-                self.stats.untimed += 1;
-                return;
-            };
-            let group = group_key(&a.group_by, ev);
-            let window_ms = i64::try_from(t.window_seconds)
-                .unwrap_or(i64::MAX / 4)
-                .saturating_mul(1000);
-            match self
-                .thresholds
-                .observe(&a.def.id, &group, time, t.count, window_ms)
-            {
-                Some(f) => fired = Some(f),
-                None => return,
+        self.stats.matched += 1;
+        match p {
+            Pending::Nothing => {}
+            Pending::Silenced(s) => {
+                self.stats.ignored += 1;
+                self.silenced.extend(s);
+            }
+            Pending::Untimed => self.stats.untimed += 1,
+            Pending::Fire(mut result, counted) => {
+                if let Some(c) = counted {
+                    let Some(a) = self.alerts.get(c.alert) else {
+                        return;
+                    };
+                    let Some(f) =
+                        self.thresholds
+                            .observe(&a.def.id, &c.group, c.time, c.count, c.window_ms)
+                    else {
+                        return;
+                    };
+                    result.count = Some(f.count);
+                    result.window_start = Some(format_epoch_ms(f.first_ms));
+                }
+                self.stats.results += 1;
+                out.push(*result);
             }
         }
-        let Some(a) = self.alerts.get(i) else { return };
-        self.stats.results += 1;
-        out.push(make_result(a, ev, fired));
     }
+}
+
+/// The outcome of one alert matching one event, before engine state is applied.
+enum Pending {
+    /// The alert no longer exists.
+    Nothing,
+    /// An ignore silenced it (the record, when silenced results are recorded).
+    Silenced(Option<Silenced>),
+    /// A threshold alert on an event without a usable time.
+    Untimed,
+    /// A result, fired at once or when its threshold group reaches the count.
+    Fire(Box<AlertResult>, Option<Counted>),
+}
+
+/// A threshold observation waiting to be counted.
+struct Counted {
+    alert: usize,
+    group: String,
+    time: i64,
+    count: u32,
+    window_ms: i64,
 }
 
 fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
@@ -1009,11 +1072,7 @@ pub(crate) fn event_id_of(ev: &Event<'_>) -> String {
         .map_or_else(|| stable_id(&[ev.raw()]), str::to_owned)
 }
 
-fn make_result(
-    a: &CompiledAlert,
-    ev: &Event<'_>,
-    fired: Option<crate::threshold::Fired>,
-) -> AlertResult {
+fn make_result(a: &CompiledAlert, ev: &Event<'_>) -> AlertResult {
     let event_id = event_id_of(ev);
     let id = stable_id(&[&a.def.id, &event_id]);
     AlertResult {
@@ -1030,8 +1089,8 @@ fn make_result(
         source_ip: ev.source_ip().map(str::to_owned),
         error_code: ev.error_code().map(str::to_owned),
         account_id: ev.account_id().map(str::to_owned),
-        count: fired.map(|f| f.count),
-        window_start: fired.map(|f| format_epoch_ms(f.first_ms)),
+        count: None,
+        window_start: None,
         save: a.def.save_results,
         raw: ev.shared_raw(),
     }
