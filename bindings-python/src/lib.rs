@@ -16,6 +16,7 @@ use std::time::Duration;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use trailalerts::{
     AlertDef, AlertResult, Batch, Engine as CoreEngine, Event, IgnoreDef, IgnoreKey, ResultQuery,
@@ -335,10 +336,57 @@ struct PyEngine {
     inner: Arc<Mutex<CoreEngine>>,
 }
 
-fn parse_events(events: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+/// One event's JSON text, borrowed from the Python object when it is `bytes` or `str` (no copy:
+/// the object is kept alive and immutable while Rust reads it without the GIL).
+enum EventText {
+    Bytes(PyBackedBytes),
+    Str(PyBackedStr),
+    /// A dict (or other object) serialized with `json.dumps`.
+    Owned(String),
+}
+
+impl EventText {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Bytes(b) => b,
+            Self::Str(s) => s.as_bytes(),
+            Self::Owned(s) => s.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Checked to be UTF-8 when extracted.
+            Self::Bytes(b) => std::str::from_utf8(b).unwrap_or_default(),
+            Self::Str(s) => s,
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+fn event_text(obj: &Bound<'_, PyAny>, what: impl FnOnce() -> String) -> PyResult<EventText> {
+    let py = obj.py();
+    if obj.cast::<PyBytes>().is_ok() {
+        let b: PyBackedBytes = obj.extract()?;
+        if let Err(e) = std::str::from_utf8(&b) {
+            return Err(raise::<InvalidEventError>(
+                py,
+                "invalid_event",
+                format!("{}: bytes are not UTF-8: {e}", what()),
+            ));
+        }
+        return Ok(EventText::Bytes(b));
+    }
+    if obj.cast::<PyString>().is_ok() {
+        return Ok(EventText::Str(obj.extract()?));
+    }
+    Ok(EventText::Owned(json_text(obj, &what())?))
+}
+
+fn parse_events(events: &Bound<'_, PyAny>) -> PyResult<Vec<EventText>> {
     let mut texts = Vec::new();
     for (i, ev) in events.try_iter()?.enumerate() {
-        texts.push(json_text(&ev?, &format!("event #{i}"))?);
+        texts.push(event_text(&ev?, || format!("event #{i}"))?);
     }
     Ok(texts)
 }
@@ -436,16 +484,17 @@ impl PyEngine {
     ) -> PyResult<Vec<Py<PyAlertResult>>> {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let inner = Arc::clone(&self.inner);
-        let blob: Option<Vec<u8>> = if let Ok(b) = events.cast::<PyBytes>() {
-            Some(b.as_bytes().to_vec())
+        // JSON Lines: UTF-8 is checked per line, for the lines that get parsed.
+        let blob = if events.cast::<PyBytes>().is_ok() {
+            Some(EventText::Bytes(events.extract()?))
         } else if events.cast::<PyString>().is_ok() {
-            Some(events.extract::<String>()?.into_bytes())
+            Some(EventText::Str(events.extract()?))
         } else {
             None
         };
         let out = match blob {
             Some(buf) => py.detach(move || {
-                let lines = trailalerts::jsonl_lines(&buf);
+                let lines = trailalerts::jsonl_lines(buf.as_bytes());
                 let texts: Vec<&[u8]> = lines.iter().map(|l| l.1).collect();
                 let mut out = Vec::new();
                 lock(&inner)
@@ -462,7 +511,7 @@ impl PyEngine {
             None => {
                 let texts = parse_events(events)?;
                 py.detach(move || {
-                    let refs: Vec<&[u8]> = texts.iter().map(String::as_bytes).collect();
+                    let refs: Vec<&[u8]> = texts.iter().map(EventText::as_bytes).collect();
                     let mut out = Vec::new();
                     lock(&inner)
                         .evaluate_batch(&refs, threads, &mut out)
@@ -500,7 +549,7 @@ impl PyEngine {
                 let mut results = Vec::new();
                 let mut processed = Vec::new();
                 for (i, t) in texts.iter().enumerate() {
-                    let ev = Event::parse(t)
+                    let ev = Event::parse(t.as_str())
                         .map_err(|e| (true, format!("invalid event #{i}: {e}"), "invalid_event"))?;
                     let id = ev.event_id().unwrap_or_default().to_owned();
                     if !id.is_empty()
