@@ -7,6 +7,11 @@
     reason = "pyo3 extracts arguments by value"
 )]
 
+// Results and parsed events are many small, short-lived allocations; mimalloc makes batch
+// evaluation ~20% faster than the system allocator (see benches/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};

@@ -12,6 +12,11 @@ use trailalerts::{
 use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths};
 use trailalerts_adapters::sqlite::SqliteStorage;
 
+// Results and parsed events are many small, short-lived allocations; mimalloc makes batch
+// evaluation ~20% faster than the system allocator (see benches/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod db;
 mod notify;
 mod output;
