@@ -874,11 +874,19 @@ pub struct ChannelNotifier {
 impl ChannelNotifier {
     #[napi(constructor)]
     pub fn new(
-        #[napi(ts_arg_type = "{ type: 'slack' | 'pagerduty' | 'syslog' | 'email'; [key: string]: unknown }")] config: Value,
+        #[napi(
+            ts_arg_type = "{ type: 'slack' | 'pagerduty' | 'syslog' | 'email'; [key: string]: unknown }"
+        )]
+        config: Value,
     ) -> Result<Self, Code> {
         let kind = match trailalerts::ChannelConfig::parse(&config) {
             Ok(Some(c)) => c.kind(),
-            Ok(None) => return Err(fail("invalid_alert", "config: `type` must be slack, pagerduty, syslog or email")),
+            Ok(None) => {
+                return Err(fail(
+                    "invalid_alert",
+                    "config: `type` must be slack, pagerduty, syslog or email",
+                ));
+            }
             Err(e) => return Err(fail("invalid_alert", format!("config: {e}"))),
         };
         let notifier: Arc<dyn trailalerts::Notifier> = match kind {
@@ -886,7 +894,14 @@ impl ChannelNotifier {
             "pagerduty" => Arc::new(trailalerts_adapters::notify::http::PagerDutyNotifier::new()),
             "syslog" => Arc::new(trailalerts_adapters::notify::syslog::SyslogNotifier::new()),
             "email" => Arc::new(trailalerts_adapters::notify::email::EmailNotifier::new()),
-            other => return Err(fail("invalid_alert", format!("config: `{other}` is not available from Node (use the AWS SDK for JavaScript or the CLI)"))),
+            other => {
+                return Err(fail(
+                    "invalid_alert",
+                    format!(
+                        "config: `{other}` is not available from Node (use the AWS SDK for JavaScript or the CLI)"
+                    ),
+                ));
+            }
         };
         Ok(Self { config, notifier })
     }
@@ -900,13 +915,20 @@ impl ChannelNotifier {
     /// Sends one result (off the event loop).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn send(&self, result: &AlertResult) -> AsyncTask<SendJob> {
-        AsyncTask::new(SendJob { notifier: Arc::clone(&self.notifier), config: self.config.clone(), result: result.inner.clone() })
+        AsyncTask::new(SendJob {
+            notifier: Arc::clone(&self.notifier),
+            config: self.config.clone(),
+            result: result.inner.clone(),
+        })
     }
 
     /// The configuration with secrets redacted.
     #[napi(js_name = "toString")]
     pub fn to_display(&self) -> String {
-        format!("ChannelNotifier({})", trailalerts::redact_config(&self.config))
+        format!(
+            "ChannelNotifier({})",
+            trailalerts::redact_config(&self.config)
+        )
     }
 }
 
@@ -928,7 +950,8 @@ impl Task for SendJob {
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
         output.map_err(|e| {
             let attempt = || -> Result<Error> {
-                let mut obj = env.create_error(Error::new(Status::GenericFailure, e.to_string()))?;
+                let mut obj =
+                    env.create_error(Error::new(Status::GenericFailure, e.to_string()))?;
                 obj.set_named_property("code", e.code())?;
                 obj.set_named_property("retryable", e.retryable)?;
                 Ok(Error::from(obj.into_unknown(&env)?))

@@ -1079,8 +1079,8 @@ impl PyChannelNotifier {
     #[new]
     fn new(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
         let text = json_text(config, "config")?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("config: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| raise::<InvalidAlertError>(py, "invalid_alert", format!("config: {e}")))?;
         let kind = match trailalerts::ChannelConfig::parse(&value) {
             Ok(Some(c)) => c.kind(),
             Ok(None) => {
@@ -1090,7 +1090,13 @@ impl PyChannelNotifier {
                     "config: `type` must be slack, pagerduty, syslog or email (sns and lambda: use boto3 or the CLI)".to_owned(),
                 ));
             }
-            Err(e) => return Err(raise::<InvalidAlertError>(py, "invalid_alert", format!("config: {e}"))),
+            Err(e) => {
+                return Err(raise::<InvalidAlertError>(
+                    py,
+                    "invalid_alert",
+                    format!("config: {e}"),
+                ));
+            }
         };
         let notifier: Box<dyn trailalerts::Notifier> = match kind {
             "slack" => Box::new(trailalerts_adapters::notify::http::SlackNotifier::new()),
@@ -1101,11 +1107,16 @@ impl PyChannelNotifier {
                 return Err(raise::<InvalidAlertError>(
                     py,
                     "invalid_alert",
-                    format!("config: `{other}` is not available from Python (use boto3 or the CLI)"),
+                    format!(
+                        "config: `{other}` is not available from Python (use boto3 or the CLI)"
+                    ),
                 ));
             }
         };
-        Ok(Self { config: value, notifier })
+        Ok(Self {
+            config: value,
+            notifier,
+        })
     }
 
     /// The channel type.
@@ -1127,7 +1138,10 @@ impl PyChannelNotifier {
     }
 
     fn __repr__(&self) -> String {
-        format!("ChannelNotifier({})", trailalerts::redact_config(&self.config))
+        format!(
+            "ChannelNotifier({})",
+            trailalerts::redact_config(&self.config)
+        )
     }
 }
 

@@ -540,13 +540,18 @@ impl Engine {
         if self.prefilter.is_none() {
             return false;
         }
-        let (checked, passed) = self.prefilter_seen;
-        if checked >= 4096 && passed * 10 > checked * 6 {
+        if !self.prefilter_pays() {
             return false;
         }
         let pass = self.may_match(raw);
+        let (checked, passed) = self.prefilter_seen;
         self.prefilter_seen = (checked + 1, passed + u64::from(pass));
         !pass
+    }
+
+    fn prefilter_pays(&self) -> bool {
+        let (checked, passed) = self.prefilter_seen;
+        checked < 4096 || passed * 10 <= checked * 6
     }
 
     fn build_prefilter(&self) -> Option<Prefilter> {
@@ -766,10 +771,109 @@ impl Engine {
         for (_, found) in parts.into_iter().flatten() {
             let Ok(prepared) = found else { continue };
             for p in prepared {
-                self.settle(p, out);
+                self.settle_one(p, out);
             }
         }
         errors
+    }
+
+    /// Evaluates every record of one buffer (a CloudTrail log file's text, JSON Lines, or one
+    /// event) without changing the engine, so several buffers can be prepared on several
+    /// threads at once. Apply each with [`Engine::settle`], in the order the buffers should
+    /// count (thresholds and statistics depend on it). `source` names the buffer in errors;
+    /// `cancel` stops early (checked every 1,024 records).
+    ///
+    /// ```
+    /// let mut e = trailalerts::Engine::builder().build().unwrap();
+    /// let file = br#"{"Records":[
+    ///   {"eventID":"1","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com"},
+    ///   {"eventID":"2","eventName":"DescribeInstances","eventSource":"ec2.amazonaws.com"},
+    ///   {"eventID":"3"}]}"#;
+    /// let prepared = std::thread::scope(|s| s.spawn(|| e.prepare_records("f.json", file, None)).join().unwrap());
+    /// assert_eq!((prepared.events(), prepared.bad_records()), (2, 1));
+    /// let (mut results, mut problems) = (Vec::new(), Vec::new());
+    /// e.settle(prepared, &mut results, &mut problems);
+    /// assert_eq!(results.len(), 1);
+    /// assert!(problems[0].to_string().contains("eventName"));
+    /// ```
+    pub fn prepare_records(
+        &self,
+        source: &str,
+        buf: &[u8],
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Prepared {
+        let mut p = Prepared::default();
+        let use_prefilter = self.prefilter.is_some() && self.prefilter_pays();
+        let (mut scratch, mut cands, mut ms) = (String::new(), Vec::new(), Vec::new());
+        for (n, rec) in crate::source::Records::new(buf).enumerate() {
+            if n % 1024 == 1023
+                && cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                p.cancelled = true;
+                break;
+            }
+            let rec = match rec {
+                Ok(r) => r,
+                Err(mut e) => {
+                    e.position_mut().source = Some(source.to_owned());
+                    p.items.push(PreparedItem::Problem(e));
+                    continue;
+                }
+            };
+            if use_prefilter {
+                let pass = self.may_match(rec.value.get().as_bytes());
+                p.prefilter.0 += 1;
+                p.prefilter.1 += u64::from(pass);
+                if !pass {
+                    p.events += 1;
+                    continue;
+                }
+            }
+            match Event::from_raw_value(rec.value) {
+                Ok(ev) => {
+                    p.events += 1;
+                    ms.clear();
+                    self.matches_with(&ev, &mut scratch, &mut cands, &mut ms);
+                    if !ms.is_empty() {
+                        let fired = ms.iter().map(|m| self.prepare(m.alert, &ev)).collect();
+                        p.items.push(PreparedItem::Fired(fired));
+                    }
+                }
+                Err(problem) => {
+                    let mut pos = rec.position.clone();
+                    pos.source = Some(source.to_owned());
+                    p.items
+                        .push(PreparedItem::Problem(crate::EventError::new(pos, problem)));
+                }
+            }
+        }
+        p
+    }
+
+    /// Applies a [`Prepared`] buffer: ignores' records, thresholds and statistics, in record
+    /// order. Results are appended to `out`, bad records to `problems`.
+    pub fn settle(
+        &mut self,
+        prepared: Prepared,
+        out: &mut Vec<AlertResult>,
+        problems: &mut Vec<crate::EventError>,
+    ) {
+        self.stats.events += prepared.events;
+        let (checked, passed) = self.prefilter_seen;
+        self.prefilter_seen = (
+            checked + prepared.prefilter.0,
+            passed + prepared.prefilter.1,
+        );
+        for item in prepared.items {
+            match item {
+                PreparedItem::Fired(fired) => {
+                    for p in fired {
+                        self.settle_one(p, out);
+                    }
+                }
+                PreparedItem::Problem(e) => problems.push(e),
+            }
+        }
     }
 
     /// Like [`Engine::evaluate_raw`] for text not yet checked to be JSON: a skipped text is only
@@ -947,7 +1051,7 @@ impl Engine {
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
         let p = self.prepare(i, ev);
-        self.settle(p, out);
+        self.settle_one(p, out);
     }
 
     /// Everything about alert `i` firing on `ev` that does not depend on engine state: the
@@ -989,7 +1093,7 @@ impl Engine {
 
     /// Applies a prepared outcome: statistics, silenced records and threshold state, in the
     /// order events arrived.
-    fn settle(&mut self, p: Pending, out: &mut Vec<AlertResult>) {
+    fn settle_one(&mut self, p: Pending, out: &mut Vec<AlertResult>) {
         if matches!(p, Pending::Nothing) {
             return;
         }
@@ -1023,6 +1127,7 @@ impl Engine {
 }
 
 /// The outcome of one alert matching one event, before engine state is applied.
+#[derive(Debug)]
 enum Pending {
     /// The alert no longer exists.
     Nothing,
@@ -1034,7 +1139,42 @@ enum Pending {
     Fire(Box<AlertResult>, Option<Counted>),
 }
 
+/// The events of one buffer evaluated by [`Engine::prepare_records`], waiting to be applied
+/// in order by [`Engine::settle`] (which applies thresholds and counts).
+#[derive(Debug, Default)]
+pub struct Prepared {
+    events: u64,
+    prefilter: (u64, u64),
+    cancelled: bool,
+    items: Vec<PreparedItem>,
+}
+
+impl Prepared {
+    /// Valid events read (skipped by the prefilter or evaluated).
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+    /// Records that were not valid events (reported by [`Engine::settle`]).
+    pub fn bad_records(&self) -> u64 {
+        self.items
+            .iter()
+            .filter(|i| matches!(i, PreparedItem::Problem(_)))
+            .count() as u64
+    }
+    /// Whether `cancel` stopped the buffer before its end.
+    pub fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+}
+
+#[derive(Debug)]
+enum PreparedItem {
+    Fired(Vec<Pending>),
+    Problem(crate::EventError),
+}
+
 /// A threshold observation waiting to be counted.
+#[derive(Debug)]
 struct Counted {
     alert: usize,
     group: String,

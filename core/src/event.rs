@@ -358,7 +358,10 @@ impl<'a> Event<'a> {
             .chain(iss.and_then(|i| i.user_name.as_deref()))
             .chain(iss.and_then(|i| i.arn.as_deref()))
             .chain(id.and(self.session_name()))
-            .chain(id.filter(|i| i.kind.as_deref() == Some("Root")).map(|_| "root"))
+            .chain(
+                id.filter(|i| i.kind.as_deref() == Some("Root"))
+                    .map(|_| "root"),
+            )
             .chain(id.and_then(|i| i.invoked_by.as_deref()))
     }
 
@@ -503,7 +506,9 @@ impl<'a> Event<'a> {
                 .collect();
             while let Some(v) = stack.pop() {
                 match v {
-                    Value::String(s) if s.len() <= MAX_RESOURCE_ID => out.push(Box::from(s.as_str())),
+                    Value::String(s) if s.len() <= MAX_RESOURCE_ID => {
+                        out.push(Box::from(s.as_str()))
+                    }
                     Value::Array(a) => stack.extend(a.iter()),
                     Value::Object(m) => stack.extend(m.values()),
                     _ => {}

@@ -56,17 +56,17 @@ pub use alert::{
     ThresholdDef,
 };
 pub use builtin::{builtin_alert, builtin_alerts};
-pub use engine::{AwsRanges, Engine, EngineBuilder, EngineStats, Match, Silenced};
+pub use engine::{AwsRanges, Engine, EngineBuilder, EngineStats, Match, Prepared, Silenced};
 pub use error::{AlertError, Error, EventError, NotifyError, PatternError, Position, StorageError};
 pub use event::{
     Event, FieldRef, Outcome, Segment, SessionContext, SessionIssuer, UserIdentity, lookup_all,
 };
 pub use glob::{Glob, GlobList};
+pub use message::{MessageShape, S3Object, decode_s3_key, detect_message, skip_reason};
 pub use notify::{
     CHANNEL_TYPES, ChannelConfig, MemoryNotifier, Notifier, Secret, SyslogFormat, SyslogTransport,
     channel_key, facility_code, redact, redact_config, syslog_address,
 };
-pub use message::{MessageShape, S3Object, decode_s3_key, detect_message, skip_reason};
 pub use outbox::{Delivery, DeliveryStatus, DeliveryUpdate, RetryPolicy};
 pub use pattern::FilterPattern;
 pub use result::AlertResult;

@@ -57,7 +57,10 @@ pub fn decode_s3_key(key: &str) -> String {
         match c {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
                         out.push(v);
@@ -81,7 +84,11 @@ pub fn skip_reason(key: &str) -> Option<&'static str> {
         Some("CloudTrail Insights file")
     } else if key.ends_with('/') {
         Some("folder marker")
-    } else if !(key.ends_with(".json.gz") || key.ends_with(".json") || key.ends_with(".jsonl") || key.ends_with(".jsonl.gz")) {
+    } else if !(key.ends_with(".json.gz")
+        || key.ends_with(".json")
+        || key.ends_with(".jsonl")
+        || key.ends_with(".jsonl.gz"))
+    {
         Some("not a .json or .json.gz log file")
     } else {
         None
@@ -101,7 +108,10 @@ fn objects(pairs: impl IntoIterator<Item = (String, String)>) -> MessageShape {
 }
 
 fn is_cloudtrail_record(v: &Value) -> bool {
-    v.get("eventVersion").is_some() || (v.get("eventName").is_some() && v.get("eventSource").is_some_and(|s| s.as_str().is_some_and(|s| s.ends_with(".amazonaws.com"))))
+    v.get("eventVersion").is_some()
+        || (v.get("eventName").is_some()
+            && v.get("eventSource")
+                .is_some_and(|s| s.as_str().is_some_and(|s| s.ends_with(".amazonaws.com"))))
 }
 
 fn raw(v: &Value) -> Option<Arc<RawValue>> {
@@ -118,7 +128,9 @@ pub fn detect_message(body: &str) -> MessageShape {
 }
 
 fn detect_value(v: &Value, depth: u8) -> MessageShape {
-    let Some(obj) = v.as_object() else { return MessageShape::Unknown("body is not a JSON object".into()) };
+    let Some(obj) = v.as_object() else {
+        return MessageShape::Unknown("body is not a JSON object".into());
+    };
     // SNS envelope (without raw message delivery): the payload is a string in `Message`.
     if obj.get("Type").and_then(Value::as_str) == Some("Notification")
         && let Some(msg) = obj.get("Message").and_then(Value::as_str)
@@ -131,7 +143,9 @@ fn detect_value(v: &Value, depth: u8) -> MessageShape {
             Err(e) => MessageShape::Unknown(format!("SNS Message is not JSON: {e}")),
         };
     }
-    if let Some(t @ ("SubscriptionConfirmation" | "UnsubscribeConfirmation")) = obj.get("Type").and_then(Value::as_str) {
+    if let Some(t @ ("SubscriptionConfirmation" | "UnsubscribeConfirmation")) =
+        obj.get("Type").and_then(Value::as_str)
+    {
         return MessageShape::Ignorable(format!("SNS {t}"));
     }
     if obj.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
@@ -139,18 +153,30 @@ fn detect_value(v: &Value, depth: u8) -> MessageShape {
     }
     // CloudTrail's own notification: {"s3Bucket": "...", "s3ObjectKey": ["..."]}.
     if let Some(bucket) = obj.get("s3Bucket").and_then(Value::as_str) {
-        let keys = obj.get("s3ObjectKey").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>()).unwrap_or_default();
+        let keys = obj
+            .get("s3ObjectKey")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+            .unwrap_or_default();
         if keys.is_empty() {
             return MessageShape::Unknown("CloudTrail notification without s3ObjectKey".into());
         }
         return objects(keys.into_iter().map(|k| (bucket.to_owned(), k.to_owned())));
     }
     // EventBridge: "AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", …
-    if let (Some(dt), Some(detail)) = (obj.get("detail-type").and_then(Value::as_str), obj.get("detail")) {
+    if let (Some(dt), Some(detail)) = (
+        obj.get("detail-type").and_then(Value::as_str),
+        obj.get("detail"),
+    ) {
         if dt.ends_with("via CloudTrail") && detail.is_object() {
-            return raw(detail).map_or_else(|| MessageShape::Unknown("unreadable detail".into()), |r| MessageShape::Events(vec![r]));
+            return raw(detail).map_or_else(
+                || MessageShape::Unknown("unreadable detail".into()),
+                |r| MessageShape::Events(vec![r]),
+            );
         }
-        return MessageShape::Unknown(format!("EventBridge event of type `{dt}` is not a CloudTrail event"));
+        return MessageShape::Unknown(format!(
+            "EventBridge event of type `{dt}` is not a CloudTrail event"
+        ));
     }
     if let Some(records) = obj.get("Records").and_then(Value::as_array) {
         // S3 event notification.
@@ -159,11 +185,25 @@ fn detect_value(v: &Value, depth: u8) -> MessageShape {
             for r in records {
                 let bucket = r.pointer("/s3/bucket/name").and_then(Value::as_str);
                 let key = r.pointer("/s3/object/key").and_then(Value::as_str);
-                let name = r.get("eventName").and_then(Value::as_str).unwrap_or_default();
+                let name = r
+                    .get("eventName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 match (bucket, key) {
-                    (Some(b), Some(k)) if name.starts_with("ObjectCreated") || name.is_empty() => pairs.push((b.to_owned(), decode_s3_key(k))),
-                    (Some(_), Some(k)) => return MessageShape::Ignorable(format!("S3 {name} for {}", decode_s3_key(k))),
-                    _ => return MessageShape::Unknown("S3 event record without bucket name or object key".into()),
+                    (Some(b), Some(k)) if name.starts_with("ObjectCreated") || name.is_empty() => {
+                        pairs.push((b.to_owned(), decode_s3_key(k)))
+                    }
+                    (Some(_), Some(k)) => {
+                        return MessageShape::Ignorable(format!(
+                            "S3 {name} for {}",
+                            decode_s3_key(k)
+                        ));
+                    }
+                    _ => {
+                        return MessageShape::Unknown(
+                            "S3 event record without bucket name or object key".into(),
+                        );
+                    }
                 }
             }
             return objects(pairs);
@@ -171,12 +211,20 @@ fn detect_value(v: &Value, depth: u8) -> MessageShape {
         if records.iter().all(is_cloudtrail_record) {
             return MessageShape::Events(records.iter().filter_map(raw).collect());
         }
-        return MessageShape::Unknown("Records are neither S3 events nor CloudTrail records".into());
+        return MessageShape::Unknown(
+            "Records are neither S3 events nor CloudTrail records".into(),
+        );
     }
     if is_cloudtrail_record(v) {
-        return raw(v).map_or_else(|| MessageShape::Unknown("unreadable record".into()), |r| MessageShape::Events(vec![r]));
+        return raw(v).map_or_else(
+            || MessageShape::Unknown("unreadable record".into()),
+            |r| MessageShape::Events(vec![r]),
+        );
     }
-    MessageShape::Unknown("not an S3 notification, CloudTrail notification, EventBridge event or CloudTrail record".into())
+    MessageShape::Unknown(
+        "not an S3 notification, CloudTrail notification, EventBridge event or CloudTrail record"
+            .into(),
+    )
 }
 
 #[cfg(test)]
@@ -185,7 +233,10 @@ mod tests {
 
     fn keys(m: &MessageShape) -> Vec<String> {
         match m {
-            MessageShape::S3Objects { objects, .. } => objects.iter().map(|o| format!("{}/{}", o.bucket, o.key)).collect(),
+            MessageShape::S3Objects { objects, .. } => objects
+                .iter()
+                .map(|o| format!("{}/{}", o.bucket, o.key))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -196,10 +247,16 @@ mod tests {
                      {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"AWSLogs/1/CloudTrail-Digest/d.json.gz"}}}]}"#;
         let m = detect_message(s3);
         assert_eq!(keys(&m), ["b/AWSLogs/1/CloudTrail/x:y z.json.gz"]);
-        let MessageShape::S3Objects { skipped, .. } = &m else { unreachable!() };
+        let MessageShape::S3Objects { skipped, .. } = &m else {
+            unreachable!()
+        };
         assert_eq!(skipped.len(), 1);
-        let sns = serde_json::json!({"Type": "Notification", "MessageId": "m", "Message": s3}).to_string();
-        assert_eq!(keys(&detect_message(&sns)), ["b/AWSLogs/1/CloudTrail/x:y z.json.gz"]);
+        let sns = serde_json::json!({"Type": "Notification", "MessageId": "m", "Message": s3})
+            .to_string();
+        assert_eq!(
+            keys(&detect_message(&sns)),
+            ["b/AWSLogs/1/CloudTrail/x:y z.json.gz"]
+        );
         let ct = r#"{"s3Bucket":"b","s3ObjectKey":["AWSLogs/1/CloudTrail/a.json.gz","AWSLogs/1/CloudTrail/b.json.gz"]}"#;
         assert_eq!(keys(&detect_message(ct)).len(), 2);
         let wrapped = serde_json::json!({"Type": "Notification", "Message": ct}).to_string();
@@ -210,9 +267,21 @@ mod tests {
         assert!(matches!(detect_message(rec), MessageShape::Events(v) if v.len() == 1));
         let recs = format!(r#"{{"Records":[{rec},{rec}]}}"#);
         assert!(matches!(detect_message(&recs), MessageShape::Events(v) if v.len() == 2));
-        assert!(matches!(detect_message(r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#), MessageShape::Ignorable(_)));
-        for bad in ["not json", "[]", "{}", r#"{"detail-type":"EC2 Instance State-change Notification","detail":{}}"#, r#"{"Type":"Notification","Message":"nope"}"#] {
-            assert!(matches!(detect_message(bad), MessageShape::Unknown(_)), "{bad}");
+        assert!(matches!(
+            detect_message(r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#),
+            MessageShape::Ignorable(_)
+        ));
+        for bad in [
+            "not json",
+            "[]",
+            "{}",
+            r#"{"detail-type":"EC2 Instance State-change Notification","detail":{}}"#,
+            r#"{"Type":"Notification","Message":"nope"}"#,
+        ] {
+            assert!(
+                matches!(detect_message(bad), MessageShape::Unknown(_)),
+                "{bad}"
+            );
         }
     }
 

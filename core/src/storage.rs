@@ -378,7 +378,12 @@ pub trait Storage {
     /// Atomically takes up to `limit` due deliveries for sending: they are returned and their
     /// next attempt is pushed to `now_ms + lease_ms`, so other dispatchers sharing the storage
     /// do not send them too. If the sender dies, they fall due again when the lease ends.
-    fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError>;
+    fn claim_deliveries(
+        &mut self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, StorageError>;
     /// The earliest next attempt of any pending delivery.
     fn next_delivery_ms(&self) -> Result<Option<i64>, StorageError>;
     /// Records the outcome of an attempt, and mirrors it into the result's notification status.
@@ -792,13 +797,19 @@ impl Storage for MemoryStorage {
 
     fn prune_deliveries(&mut self, before_ms: i64) -> Result<usize, StorageError> {
         let n = self.deliveries.len();
-        self.deliveries.retain(|_, d| !(d.status == DeliveryStatus::Delivered && d.created_ms < before_ms));
+        self.deliveries
+            .retain(|_, d| !(d.status == DeliveryStatus::Delivered && d.created_ms < before_ms));
         let kept = &self.deliveries;
         self.delivery_order.retain(|id| kept.contains_key(id));
         Ok(n - self.deliveries.len())
     }
 
-    fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError> {
+    fn claim_deliveries(
+        &mut self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, StorageError> {
         let due = self.due_deliveries(now_ms, limit)?;
         for d in &due {
             if let Some(x) = self.deliveries.get_mut(&d.id) {

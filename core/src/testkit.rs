@@ -719,24 +719,48 @@ fn outbox<S: Storage>(s: &mut S) -> Result<(), String> {
     if claimed.len() != 1 || s.due_deliveries(5_000, 0).map_err(err)?.len() != before - 1 {
         return Err("claimed deliveries are not due again for others during their lease".into());
     }
-    if !s.due_deliveries(65_000, 0).map_err(err)?.iter().any(|d| claimed.iter().any(|c| c.id == d.id)) {
+    if !s
+        .due_deliveries(65_000, 0)
+        .map_err(err)?
+        .iter()
+        .any(|d| claimed.iter().any(|c| c.id == d.id))
+    {
         return Err("claims expire after their lease".into());
     }
     // Pruning delivered entries never lets a stored result notify again.
-    for d in s.list_deliveries(None, 0).map_err(err)?.iter().filter(|d| d.result_id == saved.id) {
+    for d in s
+        .list_deliveries(None, 0)
+        .map_err(err)?
+        .iter()
+        .filter(|d| d.result_id == saved.id)
+    {
         s.update_delivery(&RetryPolicy::delivered(d)).map_err(err)?;
     }
-    let delivered = s.list_deliveries(Some(DeliveryStatus::Delivered), 0).map_err(err)?.len();
+    let delivered = s
+        .list_deliveries(Some(DeliveryStatus::Delivered), 0)
+        .map_err(err)?
+        .len();
     if delivered == 0
         || s.prune_deliveries(i64::MAX).map_err(err)? != delivered
-        || !s.list_deliveries(Some(DeliveryStatus::Delivered), 0).map_err(err)?.is_empty()
+        || !s
+            .list_deliveries(Some(DeliveryStatus::Delivered), 0)
+            .map_err(err)?
+            .is_empty()
     {
         return Err("prune_deliveries removes exactly the delivered entries".into());
     }
-    let of_saved = |s: &S| s.list_deliveries(None, 0).map(|v| v.iter().filter(|d| d.result_id == saved.id).count());
+    let of_saved = |s: &S| {
+        s.list_deliveries(None, 0)
+            .map(|v| v.iter().filter(|d| d.result_id == saved.id).count())
+    };
     let before = of_saved(s).map_err(err)?;
-    s.commit(&Batch { results: &batch, deliveries: &ds, recorded_at: "2024-04-02T00:00:00Z", ..Batch::default() })
-        .map_err(err)?;
+    s.commit(&Batch {
+        results: &batch,
+        deliveries: &ds,
+        recorded_at: "2024-04-02T00:00:00Z",
+        ..Batch::default()
+    })
+    .map_err(err)?;
     if of_saved(s).map_err(err)? != before {
         return Err("a stored result queued its notifications again after pruning".into());
     }

@@ -14,7 +14,9 @@ use trailalerts::render::{
     SyslogHeader, cef_message, email_html, json_message, pagerduty_payload, slack_payload, subject,
     syslog_message,
 };
-use trailalerts::{Engine, Event, Glob, MessageShape, Records, SyslogFormat, detect_message, skip_reason};
+use trailalerts::{
+    Engine, Event, Glob, MessageShape, Records, SyslogFormat, detect_message, skip_reason,
+};
 
 /// Checks `[id name="v" …]` with RFC 5424 escaping; returns the rest after `]`.
 fn check_sd(s: &str) -> &str {
@@ -182,7 +184,10 @@ pub fn records_events(data: &[u8], base: &Engine) {
     let mut batch = base.clone();
     let mut b = Vec::new();
     let _ = batch.evaluate_batch_lenient(&texts, 2, &mut b);
-    assert_eq!(a.iter().map(|r| &r.id).collect::<Vec<_>>(), b.iter().map(|r| &r.id).collect::<Vec<_>>());
+    assert_eq!(
+        a.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        b.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
     for r in &a {
         let line = r.to_json_line();
         assert!(!line.contains('\n'));
@@ -192,7 +197,9 @@ pub fn records_events(data: &[u8], base: &Engine) {
 
 /// Any SQS message body: shape detection never panics and what it extracts is usable.
 pub fn sqs_message(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match detect_message(text) {
         MessageShape::Events(raws) => {
             for r in raws {
@@ -210,16 +217,25 @@ pub fn sqs_message(data: &[u8]) {
 /// Any text as a glob and as CIDRs and users of an alert (NUL separates pattern and value):
 /// compiles or fails with an error naming the alert; matching ignores case.
 pub fn glob_cidr(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let (pattern, value) = text.split_once('\u{0}').unwrap_or((text, "value"));
     if let Ok(g) = Glob::new(pattern) {
-        assert_eq!(g.is_match(value), g.is_match(&value.to_lowercase()), "{pattern:?} on {value:?}");
+        assert_eq!(
+            g.is_match(value),
+            g.is_match(&value.to_lowercase()),
+            "{pattern:?} on {value:?}"
+        );
         let _ = g.literal_prefix();
         let _ = g.longest_literal();
     }
     let alert = json!({"id": "f", "name": "f", "risk": "low", "users": [pattern],
         "source_ips": {"include": [value], "exclude": [pattern]}});
-    match Engine::builder().builtin(false).alerts_json(&alert.to_string()) {
+    match Engine::builder()
+        .builtin(false)
+        .alerts_json(&alert.to_string())
+    {
         Ok(b) => match b.build() {
             Ok(mut e) => {
                 let ev = json!({"eventName": "X", "sourceIPAddress": value, "userIdentity": {"userName": value}}).to_string();

@@ -424,7 +424,15 @@ fn a_100_mb_single_line_record_is_evaluated_and_the_next_record_still_read() {
     }
     assert_eq!(n, 2);
     let huge: Vec<_> = results.iter().filter(|r| r.event_id == "huge").collect();
-    assert!(huge.iter().any(|r| r.alert_id == "cis-4.5-cloudtrail-changes"), "{:?}", huge.iter().map(|r| &r.alert_id).collect::<Vec<_>>());
-    assert!(huge[0].raw.get().len() > 100_000_000, "the result keeps the whole raw event");
+    assert!(
+        huge.iter()
+            .any(|r| r.alert_id == "cis-4.5-cloudtrail-changes"),
+        "{:?}",
+        huge.iter().map(|r| &r.alert_id).collect::<Vec<_>>()
+    );
+    assert!(
+        huge[0].raw.get().len() > 100_000_000,
+        "the result keeps the whole raw event"
+    );
     assert!(results.iter().any(|r| r.event_id == "small"));
 }

@@ -52,17 +52,25 @@ pub(crate) fn sdk_config(rt: &tokio::runtime::Runtime, req: ConfigRequest<'_>) -
     }
     // A compatible endpoint (moto, LocalStack) without any region configured still needs one
     // for signing: us-east-1, as the AWS CLI does.
-    let region = req.fallback_region.or_else(|| has_endpoint.then(|| "us-east-1".to_owned()));
+    let region = req
+        .fallback_region
+        .or_else(|| has_endpoint.then(|| "us-east-1".to_owned()));
     c.to_builder().region(region.map(Region::new)).build()
 }
 
 /// A one-line description of an SDK error: the service's code and message with the HTTP
 /// status, or the transport failure.
-pub(crate) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E, HttpResponse>) -> String {
+pub(crate) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &SdkError<E, HttpResponse>,
+) -> String {
     match e {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
-            format!("{} (HTTP {status}): {}", se.err().code().unwrap_or("error"), se.err().message().unwrap_or_default())
+            format!(
+                "{} (HTTP {status}): {}",
+                se.err().code().unwrap_or("error"),
+                se.err().message().unwrap_or_default()
+            )
         }
         other => DisplayErrorContext(other).to_string(),
     }
@@ -70,12 +78,17 @@ pub(crate) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(e:
 
 /// Whether a later attempt may succeed: throttling, 5xx, timeouts and network failures.
 #[cfg(any(feature = "sns", feature = "lambda"))]
-pub(crate) fn is_transient<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E, HttpResponse>) -> bool {
+pub(crate) fn is_transient<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &SdkError<E, HttpResponse>,
+) -> bool {
     match e {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or_default();
-            status == 429 || status >= 500 || code.contains("Throttl") || code == "TooManyRequestsException"
+            status == 429
+                || status >= 500
+                || code.contains("Throttl")
+                || code == "TooManyRequestsException"
         }
         _ => true,
     }

@@ -209,12 +209,45 @@ pub fn scan_buffer(
     }
 }
 
-/// Scans files and directories with `engine`, in deterministic order. Bad records and
-/// unreadable files are passed to `on_problem` and counted; the scan goes on.
-/// `on_file` is called after each file with the running summary, the number of files and the
-/// engine (for progress display, and to store each file's results in one transaction).
-/// Setting `cancel` stops the scan soon after (within 1,024 records).
+/// Scans files and directories with `engine`, in deterministic order, on every core (see
+/// [`scan_paths_on`]). Bad records and unreadable files are passed to `on_problem` and counted;
+/// the scan goes on. `on_file` is called after each file with the running summary, the number
+/// of files and the engine (for progress display, and to store each file's results in one
+/// transaction). Setting `cancel` stops the scan soon after (within 1,024 records).
 pub fn scan_paths(
+    engine: &mut Engine,
+    inputs: &[PathBuf],
+    on_result: &mut dyn FnMut(AlertResult),
+    on_problem: &mut dyn FnMut(ScanProblem),
+    on_file: &mut dyn FnMut(&ScanSummary, usize, &mut Engine),
+    cancel: Option<&AtomicBool>,
+) -> Result<ScanSummary, FileError> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    scan_paths_on(
+        threads, engine, inputs, on_result, on_problem, on_file, cancel,
+    )
+}
+
+/// What a worker made of one file.
+enum FileOutcome {
+    Read {
+        bytes: u64,
+        damage: Option<String>,
+        prepared: trailalerts::Prepared,
+    },
+    Unreadable(FileError),
+}
+
+/// [`scan_paths`] on `threads` worker threads. Each worker reads, inflates and evaluates whole
+/// files (filters, ignores and results need no shared state); this thread then applies them
+/// in file order (thresholds, statistics, callbacks), so the output is the same for any
+/// number of threads. Workers stay at most a few files ahead, which bounds memory.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one pipeline: workers, ordering window and settling"
+)]
+pub fn scan_paths_on(
+    threads: usize,
     engine: &mut Engine,
     inputs: &[PathBuf],
     on_result: &mut dyn FnMut(AlertResult),
@@ -228,57 +261,135 @@ pub fn scan_paths(
         ..ScanSummary::default()
     };
     let total = files.len();
-    // A reader thread reads and inflates the next files while this one evaluates.
-    let (tx, rx) =
-        std::sync::mpsc::sync_channel::<(PathBuf, Result<(Vec<u8>, Option<String>), FileError>)>(2);
+    let threads = threads.clamp(1, 64).min(total.max(1));
+    // Workers evaluate with a copy of the rules; this thread owns the state.
+    let rules = engine.clone();
+    let rules = &rules;
+    let files = &files;
+    let window = threads * 2;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = &next;
+    // How many files this thread has applied: workers wait while they are `window` ahead.
+    let settled = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
+    let settled = &settled;
     let stop_flag = AtomicBool::new(false);
     let stop = &stop_flag;
+    let stopped =
+        move || stop.load(Ordering::Relaxed) || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, FileOutcome)>();
     std::thread::scope(|s| {
-        // `tx` moves into the reader: when it finishes, the channel closes and the loop ends.
-        let reader = s.spawn(move || {
-            for path in files {
-                if stop.load(Ordering::Relaxed) || cancel.is_some_and(|c| c.load(Ordering::Relaxed))
-                {
-                    break;
+        for _ in 0..threads {
+            let tx = tx.clone();
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    {
+                        let (lock, cv) = settled;
+                        let mut done = lock
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        while i >= *done + window && !stopped() {
+                            done = cv
+                                .wait_timeout(done, std::time::Duration::from_millis(50))
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .0;
+                        }
+                    }
+                    if stopped() {
+                        break;
+                    }
+                    let outcome = match read_log(path) {
+                        Ok((buf, damage)) => FileOutcome::Read {
+                            bytes: buf.len() as u64,
+                            damage,
+                            prepared: rules.prepare_records(
+                                &path.display().to_string(),
+                                &buf,
+                                cancel,
+                            ),
+                        },
+                        Err(e) => FileOutcome::Unreadable(e),
+                    };
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
                 }
-                let r = read_log(&path);
-                if tx.send((path, r)).is_err() {
-                    break;
+            });
+        }
+        // Only the workers hold senders now: the channel closes when they are all done.
+        drop(tx);
+        let mut ready = BTreeMap::new();
+        let (mut results, mut problems) = (Vec::new(), Vec::new());
+        let mut want = 0usize;
+        'files: while want < total {
+            let outcome = loop {
+                if let Some(o) = ready.remove(&want) {
+                    break o;
                 }
-            }
-        });
-        for (path, r) in rx.iter() {
+                match rx.recv() {
+                    Ok((i, o)) => {
+                        ready.insert(i, o);
+                    }
+                    Err(_) => break 'files,
+                }
+            };
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 break;
             }
-            match r {
-                Ok((buf, damage)) => {
+            let path = files
+                .get(want)
+                .map(|p| p.as_path())
+                .unwrap_or(Path::new(""));
+            match outcome {
+                FileOutcome::Read {
+                    bytes,
+                    damage,
+                    prepared,
+                } => {
                     summary.files += 1;
-                    summary.bytes += buf.len() as u64;
+                    summary.bytes += bytes;
                     if let Some(problem) = damage {
-                        on_problem(ScanProblem::File(FileError::new(&path, problem)));
+                        on_problem(ScanProblem::File(FileError::new(path, problem)));
                         summary.bad_records += 1;
                     }
-                    scan_buffer(
-                        engine,
-                        &path.display().to_string(),
-                        &buf,
-                        &mut summary,
-                        on_result,
-                        on_problem,
-                        cancel,
-                    );
+                    let cancelled = prepared.cancelled();
+                    summary.events += prepared.events();
+                    summary.bad_records += prepared.bad_records();
+                    engine.settle(prepared, &mut results, &mut problems);
+                    for p in problems.drain(..) {
+                        on_problem(ScanProblem::Record(p));
+                    }
+                    for r in results.drain(..) {
+                        summary.results += 1;
+                        *summary
+                            .results_by_alert
+                            .entry(r.alert_id.clone())
+                            .or_default() += 1;
+                        on_result(r);
+                    }
+                    if cancelled {
+                        break;
+                    }
                 }
-                Err(e) => {
+                FileOutcome::Unreadable(e) => {
                     summary.unreadable_files += 1;
                     on_problem(ScanProblem::File(e));
                 }
             }
+            want += 1;
+            {
+                let (lock, cv) = settled;
+                *lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = want;
+                cv.notify_all();
+            }
             on_file(&summary, total, engine);
         }
         stop.store(true, Ordering::Relaxed);
+        settled.1.notify_all();
         drop(rx);
-        let _ = reader.join();
     });
     Ok(summary)
 }

@@ -500,11 +500,20 @@ const DELIVERY_COLUMNS: &str = "id, result_id, alert_id, channel, kind, config, 
 const DUE_DELIVERIES: &str = "WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms, id LIMIT ?2";
 
 /// Deliveries matching `sql_where`, read on `conn` (the connection or an open transaction).
-fn read_deliveries(conn: &Connection, p: &Path, sql_where: &str, args: &[&dyn ToSql]) -> Result<Vec<Delivery>, StorageError> {
+fn read_deliveries(
+    conn: &Connection,
+    p: &Path,
+    sql_where: &str,
+    args: &[&dyn ToSql],
+) -> Result<Vec<Delivery>, StorageError> {
     let mut st = conn
-        .prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"))
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries {sql_where}"
+        ))
         .map_err(|e| backend(p, "read deliveries", &e))?;
-    let rows = st.query_map(args, row_to_delivery).map_err(|e| backend(p, "read deliveries", &e))?;
+    let rows = st
+        .query_map(args, row_to_delivery)
+        .map_err(|e| backend(p, "read deliveries", &e))?;
     let mut out = Vec::new();
     for row in rows {
         let (mut d, config, result) = row.map_err(|e| backend(p, "read deliveries", &e))?;
@@ -557,7 +566,11 @@ fn placeholder_result() -> AlertResult {
 }
 
 impl SqliteStorage {
-    fn deliveries_where(&self, sql_where: &str, args: &[&dyn ToSql]) -> Result<Vec<Delivery>, StorageError> {
+    fn deliveries_where(
+        &self,
+        sql_where: &str,
+        args: &[&dyn ToSql],
+    ) -> Result<Vec<Delivery>, StorageError> {
         read_deliveries(&self.conn, &self.path, sql_where, args)
     }
 }
@@ -673,7 +686,11 @@ impl Storage for SqliteStorage {
                      created_ms, next_attempt_ms, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(|e| backend(&p, "store deliveries", &e))?;
-            for d in batch.deliveries.iter().filter(|d| !stored_before.contains(d.result_id.as_str())) {
+            for d in batch
+                .deliveries
+                .iter()
+                .filter(|d| !stored_before.contains(d.result_id.as_str()))
+            {
                 let config = serde_json::to_string(&d.config)
                     .map_err(|e| json_err(&p, "delivery config", e))?;
                 let result = serde_json::to_string(&d.result)
@@ -973,17 +990,33 @@ impl Storage for SqliteStorage {
         self.deliveries_where(DUE_DELIVERIES, &[&now_ms, &limit])
     }
 
-    fn claim_deliveries(&mut self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Vec<Delivery>, StorageError> {
+    fn claim_deliveries(
+        &mut self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, StorageError> {
         let p = self.path.clone();
         // IMMEDIATE: take the write lock before reading, so two processes cannot claim the same rows.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| backend(&p, "claim deliveries", &e))?;
-        let limit = if limit == 0 { i64::MAX } else { i64::try_from(limit).unwrap_or(i64::MAX) };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend(&p, "claim deliveries", &e))?;
+        let limit = if limit == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        };
         let due = read_deliveries(&tx, &p, DUE_DELIVERIES, &[&now_ms, &limit])?;
         for d in &due {
-            tx.execute("UPDATE deliveries SET next_attempt_ms = ?2 WHERE id = ?1", params![d.id, now_ms.saturating_add(lease_ms)])
-                .map_err(|e| backend(&p, "claim deliveries", &e))?;
+            tx.execute(
+                "UPDATE deliveries SET next_attempt_ms = ?2 WHERE id = ?1",
+                params![d.id, now_ms.saturating_add(lease_ms)],
+            )
+            .map_err(|e| backend(&p, "claim deliveries", &e))?;
         }
-        tx.commit().map_err(|e| backend(&p, "claim deliveries", &e))?;
+        tx.commit()
+            .map_err(|e| backend(&p, "claim deliveries", &e))?;
         Ok(due)
     }
 
@@ -1081,7 +1114,10 @@ impl Storage for SqliteStorage {
 
     fn prune_deliveries(&mut self, before_ms: i64) -> Result<usize, StorageError> {
         self.conn
-            .execute("DELETE FROM deliveries WHERE status = 'delivered' AND created_ms < ?1", [before_ms])
+            .execute(
+                "DELETE FROM deliveries WHERE status = 'delivered' AND created_ms < ?1",
+                [before_ms],
+            )
             .map_err(|e| backend(&self.path, "prune deliveries", &e))
     }
 

@@ -34,7 +34,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, QueueAttributeName};
-use trailalerts::{AlertResult, Batch, Delivery, Engine, Event, MessageShape, Records, S3Object, Storage, detect_message};
+use trailalerts::{
+    AlertResult, Batch, Delivery, Engine, Event, MessageShape, Records, S3Object, Storage,
+    detect_message,
+};
 
 use crate::notify::{DispatcherHandle, now_ms};
 
@@ -148,7 +151,13 @@ struct Pending {
 
 impl Default for Pending {
     fn default() -> Self {
-        Self { results: Vec::new(), processed: Vec::new(), seen: HashSet::new(), newest: i64::MIN, events: 0 }
+        Self {
+            results: Vec::new(),
+            processed: Vec::new(),
+            seen: HashSet::new(),
+            newest: i64::MIN,
+            events: 0,
+        }
     }
 }
 
@@ -175,12 +184,19 @@ fn region_of_queue(url: &str) -> Option<String> {
     // https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
     let host = url.split("://").nth(1)?.split('/').next()?;
     let mut parts = host.split('.');
-    (parts.next()? == "sqs").then(|| parts.next().map(str::to_owned)).flatten()
+    (parts.next()? == "sqs")
+        .then(|| parts.next().map(str::to_owned))
+        .flatten()
 }
 
 impl<S: Storage + Send + 'static> Watcher<S> {
     /// A watcher using the standard AWS configuration chain (or `base` when given).
-    pub fn new(engine: Engine, storage: Arc<Mutex<S>>, cfg: WatchConfig, base: Option<SdkConfig>) -> Result<Self, WatchError> {
+    pub fn new(
+        engine: Engine,
+        storage: Arc<Mutex<S>>,
+        cfg: WatchConfig,
+        base: Option<SdkConfig>,
+    ) -> Result<Self, WatchError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("trailalerts-watch")
@@ -199,10 +215,25 @@ impl<S: Storage + Send + 'static> Watcher<S> {
         );
         let sqs = aws_sdk_sqs::Client::new(&conf);
         // Compatible endpoints (moto, MinIO) need path-style bucket addressing.
-        let s3_conf = aws_sdk_s3::config::Builder::from(&conf).force_path_style(cfg.endpoint_url.is_some()).build();
+        let s3_conf = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(cfg.endpoint_url.is_some())
+            .build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_conf);
         let has_thresholds = engine.alerts().any(|a| a.enabled && a.threshold.is_some());
-        Ok(Self { engine, storage, cfg, rt, sqs, s3, stop: Arc::new(AtomicBool::new(false)), metrics_now: Arc::new(AtomicBool::new(false)), dispatcher: None, has_thresholds, stats: WatchStats::default(), left: HashSet::new() })
+        Ok(Self {
+            engine,
+            storage,
+            cfg,
+            rt,
+            sqs,
+            s3,
+            stop: Arc::new(AtomicBool::new(false)),
+            metrics_now: Arc::new(AtomicBool::new(false)),
+            dispatcher: None,
+            has_thresholds,
+            stats: WatchStats::default(),
+            left: HashSet::new(),
+        })
     }
 
     /// Set to stop after the messages in flight (SIGINT/SIGTERM handlers set it).
@@ -249,7 +280,10 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 }
                 Err(e) => {
                     self.stats.queue_errors += 1;
-                    log(&format!("receive failed (retrying in {:.1} s): {e}", backoff.as_secs_f64()));
+                    log(&format!(
+                        "receive failed (retrying in {:.1} s): {e}",
+                        backoff.as_secs_f64()
+                    ));
                     self.sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     continue;
@@ -262,7 +296,9 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     break;
                 }
             } else {
-                let repeats_only = msgs.iter().all(|m| m.message_id().is_some_and(|id| self.left.contains(id)));
+                let repeats_only = msgs
+                    .iter()
+                    .all(|m| m.message_id().is_some_and(|id| self.left.contains(id)));
                 self.handle_batch(&msgs, log);
                 // Only messages already left for the redrive policy came back: nothing more can be done.
                 if self.cfg.exit_when_empty && repeats_only {
@@ -271,12 +307,19 @@ impl<S: Storage + Send + 'static> Watcher<S> {
             }
             if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
                 last_prune = Some(Instant::now());
-                let before = now_ms() - i64::try_from(self.cfg.keep_processed.as_millis()).unwrap_or(i64::MAX / 2);
-                let pruned = self.storage.lock().map_err(|_| "storage lock poisoned".to_owned()).and_then(|mut s| {
-                    let ids = s.prune_processed(before).map_err(|e| e.to_string())?;
-                    let sent = s.prune_deliveries(now_ms() - 30 * 86_400_000).map_err(|e| e.to_string())?;
-                    Ok((ids, sent))
-                });
+                let before = now_ms()
+                    - i64::try_from(self.cfg.keep_processed.as_millis()).unwrap_or(i64::MAX / 2);
+                let pruned = self
+                    .storage
+                    .lock()
+                    .map_err(|_| "storage lock poisoned".to_owned())
+                    .and_then(|mut s| {
+                        let ids = s.prune_processed(before).map_err(|e| e.to_string())?;
+                        let sent = s
+                            .prune_deliveries(now_ms() - 30 * 86_400_000)
+                            .map_err(|e| e.to_string())?;
+                        Ok((ids, sent))
+                    });
                 match pruned {
                     Ok((0, 0)) => {}
                     Ok((ids, sent)) => log(&format!(
@@ -286,7 +329,9 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     Err(e) => log(&format!("pruning failed: {e}")),
                 }
             }
-            if last_metrics.elapsed() >= self.cfg.metrics_every || self.metrics_now.swap(false, Ordering::SeqCst) {
+            if last_metrics.elapsed() >= self.cfg.metrics_every
+                || self.metrics_now.swap(false, Ordering::SeqCst)
+            {
                 log(&format!("metrics: {}", self.stats));
                 last_metrics = Instant::now();
             }
@@ -297,14 +342,23 @@ impl<S: Storage + Send + 'static> Watcher<S> {
     fn sleep(&self, d: Duration) {
         let end = Instant::now() + d;
         while Instant::now() < end && !self.stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())));
+            std::thread::sleep(
+                Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())),
+            );
         }
     }
 
     fn queue_is_empty(&self) -> bool {
-        let req = self.sqs.get_queue_attributes().queue_url(&self.cfg.queue_url).attribute_names(QueueAttributeName::ApproximateNumberOfMessages).attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+        let req = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.cfg.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
         match self.rt.block_on(req.send()) {
-            Ok(out) => out.attributes().is_none_or(|a| a.values().all(|v| v == "0")),
+            Ok(out) => out
+                .attributes()
+                .is_none_or(|a| a.values().all(|v| v == "0")),
             Err(_) => true,
         }
     }
@@ -334,9 +388,15 @@ impl<S: Storage + Send + 'static> Watcher<S> {
 
     fn handle_batch(&mut self, msgs: &[Message], log: &mut dyn FnMut(&str)) {
         self.stats.messages += msgs.len() as u64;
-        let shapes: Vec<MessageShape> = msgs.iter().map(|m| detect_message(m.body().unwrap_or_default())).collect();
+        let shapes: Vec<MessageShape> = msgs
+            .iter()
+            .map(|m| detect_message(m.body().unwrap_or_default()))
+            .collect();
         // Keep the batch invisible to other consumers while it is being fetched and evaluated.
-        let receipts: Vec<String> = msgs.iter().filter_map(|m| m.receipt_handle().map(str::to_owned)).collect();
+        let receipts: Vec<String> = msgs
+            .iter()
+            .filter_map(|m| m.receipt_handle().map(str::to_owned))
+            .collect();
         let keep_alive = self.keep_invisible(receipts);
         let fetched = self.fetch_all(&shapes);
         // Every handled message of the batch goes into one commit, then one batch delete:
@@ -355,14 +415,24 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 MessageShape::Unknown(why) => {
                     self.stats.unknown += 1;
                     self.left.insert(id.to_owned());
-                    log(&format!("message {id}: {why}; left for the queue's redrive policy"));
+                    log(&format!(
+                        "message {id}: {why}; left for the queue's redrive policy"
+                    ));
                 }
                 MessageShape::Events(raws) => {
-                    let text = raws.iter().map(|r| r.get()).collect::<Vec<_>>().join("\n").into_bytes();
+                    let text = raws
+                        .iter()
+                        .map(|r| r.get())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                        .into_bytes();
                     self.evaluate(id, &[(format!("message {id}"), text)], &mut acc, log);
                     handled.push(m);
                 }
-                MessageShape::S3Objects { objects: _, skipped } => {
+                MessageShape::S3Objects {
+                    objects: _,
+                    skipped,
+                } => {
                     for (key, why) in skipped {
                         self.stats.skipped_objects += 1;
                         log(&format!("message {id}: skipped s3 key {key}: {why}"));
@@ -409,7 +479,13 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 for r in &receipts {
-                    let _ = sqs.change_message_visibility().queue_url(&url).receipt_handle(r).visibility_timeout(timeout).send().await;
+                    let _ = sqs
+                        .change_message_visibility()
+                        .queue_url(&url)
+                        .receipt_handle(r)
+                        .visibility_timeout(timeout)
+                        .send()
+                        .await;
                 }
             }
         });
@@ -435,7 +511,12 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     let _permit = limit.acquire_owned().await;
                     let name = format!("s3://{}/{}", o.bucket, o.key);
                     let r = match s3.get_object().bucket(&o.bucket).key(&o.key).send().await {
-                        Ok(out) => out.body.collect().await.map(|b| b.into_bytes().to_vec()).map_err(|e| format!("{name}: reading the body: {e}")),
+                        Ok(out) => out
+                            .body
+                            .collect()
+                            .await
+                            .map(|b| b.into_bytes().to_vec())
+                            .map_err(|e| format!("{name}: reading the body: {e}")),
                         Err(e) => Err(format!("{name}: {}", crate::aws::describe(&e))),
                     };
                     (i, name, r)
@@ -470,7 +551,13 @@ impl<S: Storage + Send + 'static> Watcher<S> {
 
     /// Evaluates a message's records into `acc`, skipping events already processed (before,
     /// or earlier in this batch).
-    fn evaluate(&mut self, id: &str, bufs: &[(String, Vec<u8>)], acc: &mut Pending, log: &mut dyn FnMut(&str)) {
+    fn evaluate(
+        &mut self,
+        id: &str,
+        bufs: &[(String, Vec<u8>)],
+        acc: &mut Pending,
+        log: &mut dyn FnMut(&str),
+    ) {
         for (name, buf) in bufs {
             for (n, rec) in Records::new(buf).enumerate() {
                 let rec = match rec {
@@ -490,7 +577,11 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     }
                 };
                 let key = ev.dedup_id();
-                let done_before = self.storage.lock().map(|s| s.is_processed(&key).unwrap_or(false)).unwrap_or(false);
+                let done_before = self
+                    .storage
+                    .lock()
+                    .map(|s| s.is_processed(&key).unwrap_or(false))
+                    .unwrap_or(false);
                 if done_before || !acc.seen.insert(key.clone()) {
                     self.stats.duplicates += 1;
                     continue;
@@ -512,7 +603,15 @@ impl<S: Storage + Send + 'static> Watcher<S> {
         }
         let deliveries: Vec<Delivery> = {
             let now = now_ms();
-            acc.results.iter().filter_map(|r| self.engine.alert(&r.alert_id).map(|d| Delivery::for_result(d, r, now))).flatten().collect()
+            acc.results
+                .iter()
+                .filter_map(|r| {
+                    self.engine
+                        .alert(&r.alert_id)
+                        .map(|d| Delivery::for_result(d, r, now))
+                })
+                .flatten()
+                .collect()
         };
         let silenced = self.engine.take_silenced();
         let state = self.has_thresholds.then(|| self.engine.threshold_state());
@@ -525,7 +624,11 @@ impl<S: Storage + Send + 'static> Watcher<S> {
             recorded_at: &recorded_at,
             deliveries: &deliveries,
         };
-        let committed = self.storage.lock().map_err(|_| "storage lock poisoned".to_owned()).and_then(|mut s| s.commit(&batch).map_err(|e| e.to_string()));
+        let committed = self
+            .storage
+            .lock()
+            .map_err(|_| "storage lock poisoned".to_owned())
+            .and_then(|mut s| s.commit(&batch).map_err(|e| e.to_string()));
         match committed {
             Ok(_) => {
                 self.stats.events += acc.events;
@@ -544,7 +647,9 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                 // Nothing of the batch was stored: its messages come back and are evaluated again.
                 // Reload the saved threshold state so memory and storage stay in step.
                 self.stats.failed += messages as u64;
-                log(&format!("storing {messages} message(s) failed ({e}); left on the queue to retry"));
+                log(&format!(
+                    "storing {messages} message(s) failed ({e}); left on the queue to retry"
+                ));
                 if let Ok(s) = self.storage.lock()
                     && let Ok(saved) = s.load_threshold_state()
                 {
@@ -561,12 +666,22 @@ impl<S: Storage + Send + 'static> Watcher<S> {
             let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
                 .iter()
                 .enumerate()
-                .filter_map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).set_receipt_handle(m.receipt_handle().map(str::to_owned)).build().ok())
+                .filter_map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                        .build()
+                        .ok()
+                })
                 .collect();
             if entries.is_empty() {
                 continue;
             }
-            let req = self.sqs.delete_message_batch().queue_url(&self.cfg.queue_url).set_entries(Some(entries));
+            let req = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.cfg.queue_url)
+                .set_entries(Some(entries));
             match self.rt.block_on(req.send()) {
                 Ok(out) => {
                     let failed = out.failed();
@@ -574,16 +689,28 @@ impl<S: Storage + Send + 'static> Watcher<S> {
                     for f in failed {
                         // Stored already: a redelivery is recognised by the processed ids.
                         self.stats.queue_errors += 1;
-                        let m = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)).and_then(|m| m.message_id()).unwrap_or("?");
-                        log(&format!("message {m}: delete failed (it will come back and be skipped): {}", f.message().unwrap_or(f.code())));
+                        let m = f
+                            .id()
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| chunk.get(i))
+                            .and_then(|m| m.message_id())
+                            .unwrap_or("?");
+                        log(&format!(
+                            "message {m}: delete failed (it will come back and be skipped): {}",
+                            f.message().unwrap_or(f.code())
+                        ));
                     }
                 }
                 Err(e) => {
                     self.stats.queue_errors += 1;
-                    log(&format!("deleting {} message(s) failed (they will come back and be skipped): {}", chunk.len(), crate::aws::describe(&e)));
+                    log(&format!(
+                        "deleting {} message(s) failed (they will come back and be skipped): {}",
+                        chunk.len(),
+                        crate::aws::describe(&e)
+                    ));
                 }
             }
         }
     }
-
 }

@@ -97,7 +97,12 @@ fn outbox(engine: &Engine, results: &[AlertResult]) -> Arc<Mutex<MemoryStorage>>
     store
         .lock()
         .unwrap()
-        .commit(&Batch { results, deliveries: &ds, recorded_at: "2024-08-02T09:00:00Z", ..Batch::default() })
+        .commit(&Batch {
+            results,
+            deliveries: &ds,
+            recorded_at: "2024-08-02T09:00:00Z",
+            ..Batch::default()
+        })
         .unwrap();
     store
 }
@@ -639,14 +644,20 @@ fn syslog_over_tls_verifies_the_server_with_a_private_ca() {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = support::Certs::new();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certs.path("server.pem")).unwrap().map(Result::unwrap).collect();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(certs.path("server.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
     let key = PrivateKeyDer::from_pem_file(certs.path("server.key")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -667,7 +678,12 @@ fn syslog_over_tls_verifies_the_server_with_a_private_ca() {
     let trusted = json!({"type": "syslog", "address": format!("tls://127.0.0.1:{port}"), "format": "cef", "ca_file": certs.path("ca.pem")});
     n.send(&results[0], &trusted).unwrap();
     // The public roots do not trust the private CA: the handshake fails, nothing is sent.
-    let err = n.send(&results[0], &json!({"type": "syslog", "address": format!("tls://127.0.0.1:{port}")})).unwrap_err();
+    let err = n
+        .send(
+            &results[0],
+            &json!({"type": "syslog", "address": format!("tls://127.0.0.1:{port}")}),
+        )
+        .unwrap_err();
     assert!(err.message.contains("TLS write"), "{err}");
     let frames = server.join().unwrap();
     let (len, msg) = frames[0].split_once(' ').unwrap();
@@ -691,7 +707,11 @@ fn email_over_starttls_and_smtps_with_a_private_ca() {
         let err = EmailNotifier::new()
             .send(&results[0], &json!({"type": "email", "smtp_url": format!("{scheme}://127.0.0.1:{}", smtp.port), "from": "a@example.com", "to": ["b@example.com"]}))
             .unwrap_err();
-        assert!(err.message.to_lowercase().contains("certificate") || err.message.to_lowercase().contains("tls"), "{mode}: {err}");
+        assert!(
+            err.message.to_lowercase().contains("certificate")
+                || err.message.to_lowercase().contains("tls"),
+            "{mode}: {err}"
+        );
     }
 }
 

@@ -274,28 +274,63 @@ fn sql_metacharacters_in_queries_and_names_are_just_text() {
     let results = testkit::sample_results();
     s.save_results(&results, "2024-04-01T00:00:00Z").unwrap();
     let total = s.count_results().unwrap();
-    let hostile = ["x' OR '1'='1", "'; DROP TABLE results; --", "%", "_", "\\", "\"", "a]b", "*' --"];
+    let hostile = [
+        "x' OR '1'='1",
+        "'; DROP TABLE results; --",
+        "%",
+        "_",
+        "\\",
+        "\"",
+        "a]b",
+        "*' --",
+    ];
     for h in hostile {
         for q in [
-            ResultQuery { user: Some(h.into()), ..ResultQuery::default() },
-            ResultQuery { region: Some(h.into()), ..ResultQuery::default() },
-            ResultQuery { text: Some(h.into()), ..ResultQuery::default() },
-            ResultQuery { alert_ids: vec![h.into()], ..ResultQuery::default() },
-            ResultQuery { error_code: Some(h.into()), ..ResultQuery::default() },
+            ResultQuery {
+                user: Some(h.into()),
+                ..ResultQuery::default()
+            },
+            ResultQuery {
+                region: Some(h.into()),
+                ..ResultQuery::default()
+            },
+            ResultQuery {
+                text: Some(h.into()),
+                ..ResultQuery::default()
+            },
+            ResultQuery {
+                alert_ids: vec![h.into()],
+                ..ResultQuery::default()
+            },
+            ResultQuery {
+                error_code: Some(h.into()),
+                ..ResultQuery::default()
+            },
         ] {
             match s.query_results(&q) {
                 // Nothing in the samples contains these strings: nothing matches…
                 Ok(page) => assert!(
-                    page.results.iter().all(|r| r.result.raw.get().contains(h.trim_matches('*'))),
+                    page.results
+                        .iter()
+                        .all(|r| r.result.raw.get().contains(h.trim_matches('*'))),
                     "{h:?} matched unrelated rows"
                 ),
                 // …or the glob is rejected as a glob (e.g. a lone `\`), with a clear code.
                 Err(e) => assert_eq!(e.code(), "invalid_request", "{h:?}: {e}"),
             }
         }
-        let ig = IgnoreDef { id: h.to_owned(), user: Some("nobody".into()), ..IgnoreDef::default() };
+        let ig = IgnoreDef {
+            id: h.to_owned(),
+            user: Some("nobody".into()),
+            ..IgnoreDef::default()
+        };
         s.put_ignore(&ig).unwrap();
-        assert!(s.list_ignores(None).unwrap().iter().any(|i| i.ignore.id == h));
+        assert!(
+            s.list_ignores(None)
+                .unwrap()
+                .iter()
+                .any(|i| i.ignore.id == h)
+        );
         s.remove_ignore(None, h).unwrap();
     }
     assert_eq!(s.count_results().unwrap(), total, "the tables are intact");
@@ -308,7 +343,11 @@ fn several_processes_opening_a_new_file_at_once_migrate_it_once() {
         let opened: Vec<_> = (0..4)
             .map(|_| {
                 let path = path.clone();
-                std::thread::spawn(move || SqliteStorage::open(&path).map(|_| ()).map_err(|e| e.to_string()))
+                std::thread::spawn(move || {
+                    SqliteStorage::open(&path)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
             })
             .collect();
         for t in opened {

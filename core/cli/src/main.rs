@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use trailalerts::{
     AlertDef, AlertResult, AwsRanges, Batch, Engine, EngineBuilder, IgnoreDef, Storage,
 };
-use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths};
+use trailalerts_adapters::files::{ScanProblem, ScanSummary, scan_paths_on};
 use trailalerts_adapters::sqlite::SqliteStorage;
 
 // Results and parsed events are many small, short-lived allocations; mimalloc makes batch
@@ -89,6 +89,9 @@ struct ScanArgs {
     /// Print only results (no summary on stderr).
     #[arg(long, short)]
     quiet: bool,
+    /// Files evaluated at once (default: one per core). Output does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
     /// Do not send the alerts' notifications.
     #[arg(long)]
     no_notify: bool,
@@ -337,7 +340,12 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     let mut store_error: Option<String> = None;
     let keep = store.is_some() || notifier.is_some();
     let mut notify_error: Option<String> = None;
-    let summary = scan_paths(
+    let threads = a.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        usize::from,
+    );
+    let summary = scan_paths_on(
+        threads,
         &mut engine,
         &a.paths,
         &mut |r: AlertResult| {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use trailalerts::{
-    RetryPolicy,
-    AlertResult, Delivery, DeliveryStatus, Engine, MemoryStorage, Storage, redact_config,
+    AlertResult, Delivery, DeliveryStatus, Engine, MemoryStorage, RetryPolicy, Storage,
+    redact_config,
 };
 use trailalerts_adapters::notify::{DispatchStats, Dispatcher, DispatcherHandle, now_ms};
 use trailalerts_adapters::sqlite::SqliteStorage;
@@ -60,7 +60,11 @@ pub fn dispatcher(o: &DeliveryOpts) -> Result<Dispatcher, Fatal> {
 impl Notify {
     /// Starts delivery when any enabled alert has notifications; checks every channel type
     /// has a notifier before scanning anything.
-    pub fn start(engine: &Engine, db: Option<&Path>, opts: &DeliveryOpts) -> Result<Option<Self>, Fatal> {
+    pub fn start(
+        engine: &Engine,
+        db: Option<&Path>,
+        opts: &DeliveryOpts,
+    ) -> Result<Option<Self>, Fatal> {
         if !engine
             .alerts()
             .any(|d| d.enabled && !d.notifications.is_empty())
@@ -291,7 +295,11 @@ pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        NotificationsCommand::Deliver { db, timeout, delivery } => {
+        NotificationsCommand::Deliver {
+            db,
+            timeout,
+            delivery,
+        } => {
             let store = Arc::new(Mutex::new(open_db(&db)?));
             let stats = dispatcher(&delivery)?
                 .spawn(Arc::clone(&store))
@@ -308,7 +316,10 @@ pub fn run(c: NotificationsCommand) -> Result<ExitCode, Fatal> {
                 ExitCode::SUCCESS
             })
         }
-        NotificationsCommand::Prune { db, older_than_days } => {
+        NotificationsCommand::Prune {
+            db,
+            older_than_days,
+        } => {
             let mut s: SqliteStorage = open_db(&db)?;
             let days = i64::try_from(older_than_days).unwrap_or(i64::MAX / 86_400_000);
             let n = s.prune_deliveries(now_ms().saturating_sub(days.saturating_mul(86_400_000)))?;

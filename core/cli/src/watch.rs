@@ -60,7 +60,8 @@ fn log(line: &str) {
 pub fn watch(a: WatchArgs) -> Result<ExitCode, Fatal> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| Fatal(1, format!("signal handler: {e}")))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| Fatal(1, format!("signal handler: {e}")))?;
     }
     match &a.source.db {
         Some(path) => {
@@ -72,7 +73,9 @@ pub fn watch(a: WatchArgs) -> Result<ExitCode, Fatal> {
             run(engine, Arc::new(Mutex::new(db)), outbox, &a, stop)
         }
         None => {
-            log("no --db: results, processed event ids and threshold state are kept in memory only; a restart re-reads redelivered messages");
+            log(
+                "no --db: results, processed event ids and threshold state are kept in memory only; a restart re-reads redelivered messages",
+            );
             let engine = engine_for(&a.source, None, Ok)?;
             let store = Arc::new(Mutex::new(MemoryStorage::new()));
             run(engine, Arc::clone(&store), store, &a, stop)
@@ -87,7 +90,10 @@ fn run<S: Storage + Send + 'static, D: Storage + Send + 'static>(
     a: &WatchArgs,
     stop: Arc<AtomicBool>,
 ) -> Result<ExitCode, Fatal> {
-    let notify = !a.no_notify && engine.alerts().any(|d| d.enabled && !d.notifications.is_empty());
+    let notify = !a.no_notify
+        && engine
+            .alerts()
+            .any(|d| d.enabled && !d.notifications.is_empty());
     let dispatcher = if notify {
         let d = crate::notify::dispatcher(&a.delivery)?;
         let problems = d.check_alerts(engine.alerts().filter(|x| x.enabled));
@@ -108,9 +114,11 @@ fn run<S: Storage + Send + 'static, D: Storage + Send + 'static>(
     cfg.metrics_every = Duration::from_secs(a.metrics_interval.max(1));
     cfg.keep_processed = Duration::from_secs(a.keep_processed_days.max(1) * 86_400);
     let enabled = engine.alerts().filter(|d| d.enabled).count();
-    let mut w = Watcher::new(engine, Arc::clone(&store), cfg, None).map_err(|e| Fatal(1, e.to_string()))?;
+    let mut w =
+        Watcher::new(engine, Arc::clone(&store), cfg, None).map_err(|e| Fatal(1, e.to_string()))?;
     #[cfg(unix)]
-    signal_hook::flag::register(signal_hook::consts::SIGUSR1, w.metrics_flag()).map_err(|e| Fatal(1, format!("signal handler: {e}")))?;
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, w.metrics_flag())
+        .map_err(|e| Fatal(1, format!("signal handler: {e}")))?;
     let watcher_stop = w.stop_flag();
     // Forward SIGINT/SIGTERM to the watcher (which also ends a long poll early).
     std::thread::spawn(move || {
@@ -123,11 +131,16 @@ fn run<S: Storage + Send + 'static, D: Storage + Send + 'static>(
         w.set_dispatcher(d.spawn(outbox));
     }
     log(&format!("watching {} with {enabled} alerts", a.queue_url));
-    let stats = w.run(&mut |l| log(l)).map_err(|e| Fatal(1, e.to_string()))?;
+    let stats = w
+        .run(&mut |l| log(l))
+        .map_err(|e| Fatal(1, e.to_string()))?;
     log(&format!("stopped: {stats}"));
     if let Some(d) = w.take_dispatcher() {
         let n = d.finish(Duration::from_secs(a.notify_timeout));
-        log(&format!("notifications: {} delivered, {} failed, {} pending", n.delivered, n.failed, n.pending));
+        log(&format!(
+            "notifications: {} delivered, {} failed, {} pending",
+            n.delivered, n.failed, n.pending
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -231,15 +231,42 @@ fn scan_delivers_to_every_channel_and_keeps_failures_visible() {
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(rx.requests().len(), reqs.len());
     // Pruning delivered notifications keeps them from being sent again too.
-    let prune = bin(&moto).args(["notifications", "prune", "--db", db.to_str().unwrap(), "--older-than-days", "0"]).output().unwrap();
-    assert!(text(&prune).contains("forgot 4 delivered notification(s)"), "{}", text(&prune));
+    let prune = bin(&moto)
+        .args([
+            "notifications",
+            "prune",
+            "--db",
+            db.to_str().unwrap(),
+            "--older-than-days",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&prune).contains("forgot 4 delivered notification(s)"),
+        "{}",
+        text(&prune)
+    );
     let third = bin(&moto)
         .env("TEST_SLACK_URL", &slack_url)
-        .args(["scan", "--no-builtin", "--alerts", alerts.to_str().unwrap(), "--db", db.to_str().unwrap(), "-q", &samples()])
+        .args([
+            "scan",
+            "--no-builtin",
+            "--alerts",
+            alerts.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "-q",
+            &samples(),
+        ])
         .output()
         .unwrap();
     assert!(third.status.success(), "{}", text(&third));
-    assert_eq!(rx.requests().len(), reqs.len(), "no notification sent again after pruning");
+    assert_eq!(
+        rx.requests().len(),
+        reqs.len(),
+        "no notification sent again after pruning"
+    );
 
     // No output anywhere shows a secret in full.
     let table = bin(&moto)
@@ -331,12 +358,28 @@ fn attempts_are_configurable_and_a_receiver_that_keeps_failing_is_given_up() {
     .unwrap();
     let db = dir.path().join("a.db");
     let out = Command::new(env!("CARGO_BIN_EXE_trailalerts"))
-        .args(["scan", "--no-builtin", "--alerts", alerts.to_str().unwrap(), "--db", db.to_str().unwrap(), "--notify-attempts", "2", &samples()])
+        .args([
+            "scan",
+            "--no-builtin",
+            "--alerts",
+            alerts.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--notify-attempts",
+            "2",
+            &samples(),
+        ])
         .output()
         .unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("Notifications: 0 delivered, 1 failed, 0 pending (2 attempts)"), "{t}");
-    assert!(t.contains("HTTP 503") && t.contains("gave up after 2 attempts"), "{t}");
+    assert!(
+        t.contains("Notifications: 0 delivered, 1 failed, 0 pending (2 attempts)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("HTTP 503") && t.contains("gave up after 2 attempts"),
+        "{t}"
+    );
     assert_eq!(rx.requests().len(), 2);
 }

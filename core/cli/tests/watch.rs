@@ -2,7 +2,13 @@
 //! envelopes, EventBridge events and raw records become stored results and notifications;
 //! unknown and failing messages go to the dead-letter queue; a process killed mid-run and
 //! restarted loses nothing and duplicates nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 #[path = "../../adapters/tests/support/mod.rs"]
 mod support;
@@ -27,12 +33,20 @@ fn bin() -> Command {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn stratus() -> Vec<PathBuf> {
     let dir = support::workspace().join("tests/data/corpus/stratus-red-team");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     v.sort();
     v
 }
@@ -43,15 +57,56 @@ fn samples() -> PathBuf {
 
 /// Result ids `scan` finds in these paths with these alerts: what `watch` must store.
 fn expected(alerts: &Path, paths: &[PathBuf]) -> BTreeSet<String> {
-    let out = bin().args(["scan", "-q", "--no-notify", "--output", "jsonl", "--alerts", alerts.to_str().unwrap()]).args(paths).output().unwrap();
+    let out = bin()
+        .args([
+            "scan",
+            "-q",
+            "--no-notify",
+            "--output",
+            "jsonl",
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ])
+        .args(paths)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }
 
 fn stored(db: &Path) -> Vec<String> {
-    let out = bin().args(["results", "--db", db.to_str().unwrap(), "--output", "jsonl", "--columns", "id", "--limit", "100000"]).output().unwrap();
+    let out = bin()
+        .args([
+            "results",
+            "--db",
+            db.to_str().unwrap(),
+            "--output",
+            "jsonl",
+            "--columns",
+            "id",
+            "--limit",
+            "100000",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }
 
 fn alerts_file(dir: &Path, rx: &HttpReceiver) -> PathBuf {
@@ -67,7 +122,10 @@ fn notified(rx: &HttpReceiver) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in rx.requests() {
         let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
-        let ctx = body["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["text"].as_str().unwrap().to_owned();
+        let ctx = body["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let id = ctx.rsplit('`').nth(1).unwrap().to_owned();
         *m.entry(id).or_insert(0) += 1;
     }
@@ -82,7 +140,10 @@ fn every_message_shape_becomes_results_and_bad_messages_reach_the_dead_letter_qu
     let db = dir.path().join("alerts.db");
     let alerts = alerts_file(dir.path(), &rx);
     let q = moto.helper(&["watch-setup", "trail"]);
-    let (bucket, queue) = (q["bucket"].as_str().unwrap(), q["queue_url"].as_str().unwrap());
+    let (bucket, queue) = (
+        q["bucket"].as_str().unwrap(),
+        q["queue_url"].as_str().unwrap(),
+    );
     let put = |key: &str, file: &Path, gz: bool| {
         let mut args = vec!["put", bucket, key, file.to_str().unwrap()];
         if gz {
@@ -94,15 +155,30 @@ fn every_message_shape_becomes_results_and_bad_messages_reach_the_dead_letter_qu
     let logs = stratus();
     let mut expected_paths: Vec<PathBuf> = Vec::new();
     for (i, f) in logs.iter().take(6).enumerate() {
-        put(&format!("AWSLogs/751353041310/CloudTrail/us-east-1/2024/07/31/751353041310_CloudTrail_us-east-1_{i}+x.json.gz"), f, true);
+        put(
+            &format!(
+                "AWSLogs/751353041310/CloudTrail/us-east-1/2024/07/31/751353041310_CloudTrail_us-east-1_{i}+x.json.gz"
+            ),
+            f,
+            true,
+        );
         expected_paths.push(f.clone());
     }
     for f in walk(&samples()) {
-        let key = f.strip_prefix(samples().parent().unwrap()).unwrap().to_str().unwrap().to_owned();
+        let key = f
+            .strip_prefix(samples().parent().unwrap())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         put(&key, &f, false);
         expected_paths.push(f);
     }
-    put("AWSLogs/751353041310/CloudTrail-Digest/us-east-1/2024/07/31/digest.json.gz", &logs[0], true);
+    put(
+        "AWSLogs/751353041310/CloudTrail-Digest/us-east-1/2024/07/31/digest.json.gz",
+        &logs[0],
+        true,
+    );
     // CloudTrail's own SNS notification in an SNS envelope, for an object already announced by S3
     // (the same events twice: stored once).
     let ct = json!({"s3Bucket": bucket, "s3ObjectKey": ["AWSLogs/751353041310/CloudTrail/us-east-1/2024/07/31/751353041310_CloudTrail_us-east-1_0+x.json.gz"]});
@@ -117,7 +193,10 @@ fn every_message_shape_becomes_results_and_bad_messages_reach_the_dead_letter_qu
         json!({"s3Bucket": bucket, "s3ObjectKey": ["AWSLogs/751353041310/CloudTrail/us-east-1/2024/07/31/missing.json.gz"]}),
     ];
     let events_file = dir.path().join("message-events.jsonl");
-    let mut lines = vec![first_record(&logs[6]).to_string(), first_record(&logs[7]).to_string()];
+    let mut lines = vec![
+        first_record(&logs[6]).to_string(),
+        first_record(&logs[7]).to_string(),
+    ];
     lines.extend(records(&logs[8]).into_iter().map(|r| r.to_string()));
     std::fs::write(&events_file, lines.join("\n")).unwrap();
     expected_paths.push(events_file.clone());
@@ -128,8 +207,24 @@ fn every_message_shape_becomes_results_and_bad_messages_reach_the_dead_letter_qu
     }
     let started = Instant::now();
     let out = bin()
-        .args(["watch", "--queue-url", queue, "--endpoint-url", &moto.endpoint(), "--db", db.to_str().unwrap(), "--alerts", alerts.to_str().unwrap()])
-        .args(["--exit-when-empty", "--wait-seconds", "2", "--visibility-timeout", "1"])
+        .args([
+            "watch",
+            "--queue-url",
+            queue,
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--db",
+            db.to_str().unwrap(),
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ])
+        .args([
+            "--exit-when-empty",
+            "--wait-seconds",
+            "2",
+            "--visibility-timeout",
+            "1",
+        ])
         .output()
         .unwrap();
     let log = text(&out);
@@ -138,34 +233,80 @@ fn every_message_shape_becomes_results_and_bad_messages_reach_the_dead_letter_qu
     let got = stored(&db);
     let got_set: BTreeSet<String> = got.iter().cloned().collect();
     assert_eq!(got.len(), got_set.len());
-    assert_eq!(got_set, want, "watch stores exactly what scan finds in the same events\n{log}");
+    assert_eq!(
+        got_set, want,
+        "watch stores exactly what scan finds in the same events\n{log}"
+    );
     assert!(log.contains("CloudTrail digest file"), "{log}");
     assert!(log.contains("S3 test event"), "{log}");
-    assert!(log.contains("not an S3 notification, CloudTrail notification"), "{log}");
+    assert!(
+        log.contains("not an S3 notification, CloudTrail notification"),
+        "{log}"
+    );
     assert!(log.contains("missing.json.gz"), "{log}");
-    assert!(log.contains("duplicates=") && !log.contains("duplicates=0 "), "the re-announced object's events are recognised: {log}");
+    assert!(
+        log.contains("duplicates=") && !log.contains("duplicates=0 "),
+        "the re-announced object's events are recognised: {log}"
+    );
     let dlq = moto.helper(&["count", q["dlq_url"].as_str().unwrap()]);
-    assert_eq!(dlq["visible"], 2, "unknown and failing messages end in the DLQ: {log}");
+    assert_eq!(
+        dlq["visible"], 2,
+        "unknown and failing messages end in the DLQ: {log}"
+    );
     let main = moto.helper(&["count", queue]);
-    assert_eq!((main["visible"].as_i64(), main["in_flight"].as_i64()), (Some(0), Some(0)), "{log}");
+    assert_eq!(
+        (main["visible"].as_i64(), main["in_flight"].as_i64()),
+        (Some(0), Some(0)),
+        "{log}"
+    );
     // Notifications: one per result of the alert that has them.
     let n = notified(&rx);
     let denied: BTreeSet<String> = {
-        let out = bin().args(["results", "--db", db.to_str().unwrap(), "--alert", "denied", "--output", "jsonl", "--columns", "id", "--limit", "100000"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect()
+        let out = bin()
+            .args([
+                "results",
+                "--db",
+                db.to_str().unwrap(),
+                "--alert",
+                "denied",
+                "--output",
+                "jsonl",
+                "--columns",
+                "id",
+                "--limit",
+                "100000",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
     };
     assert!(!denied.is_empty());
     assert_eq!(n.keys().cloned().collect::<BTreeSet<_>>(), denied);
     assert!(n.values().all(|&c| c == 1), "{n:?}");
     let events: usize = want.len();
-    eprintln!("watch through moto: {events} results in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "watch through moto: {events} results in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out.sort();
     out
@@ -188,17 +329,45 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
     let db = dir.path().join("alerts.db");
     let alerts = alerts_file(dir.path(), &rx);
     let q = moto.helper(&["watch-setup", "kill", "50"]);
-    let (bucket, queue) = (q["bucket"].as_str().unwrap(), q["queue_url"].as_str().unwrap());
+    let (bucket, queue) = (
+        q["bucket"].as_str().unwrap(),
+        q["queue_url"].as_str().unwrap(),
+    );
     let logs = stratus();
     for (i, f) in logs.iter().enumerate() {
-        moto.helper(&["put", bucket, &format!("AWSLogs/1/CloudTrail/us-east-1/2024/07/31/f{i}.json.gz"), f.to_str().unwrap(), "gzip"]);
+        moto.helper(&[
+            "put",
+            bucket,
+            &format!("AWSLogs/1/CloudTrail/us-east-1/2024/07/31/f{i}.json.gz"),
+            f.to_str().unwrap(),
+            "gzip",
+        ]);
     }
     let args = |exit: bool| {
         let mut c = bin();
-        c.args(["watch", "--queue-url", queue, "--endpoint-url", &moto.endpoint(), "--db", db.to_str().unwrap(), "--alerts", alerts.to_str().unwrap()])
-            .args(["--wait-seconds", "1", "--visibility-timeout", "2", "--concurrency", "2", "--notify-lease", "2"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        c.args([
+            "watch",
+            "--queue-url",
+            queue,
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--db",
+            db.to_str().unwrap(),
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ])
+        .args([
+            "--wait-seconds",
+            "1",
+            "--visibility-timeout",
+            "2",
+            "--concurrency",
+            "2",
+            "--notify-lease",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         if exit {
             c.arg("--exit-when-empty");
         }
@@ -213,7 +382,9 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
             // Wait for progress first, then kill a little later.
             let before = if db.exists() { stored(&db).len() } else { 0 };
             let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(20) && !(db.exists() && stored(&db).len() > before) {
+            while start.elapsed() < Duration::from_secs(20)
+                && !(db.exists() && stored(&db).len() > before)
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -228,7 +399,11 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
     let got_set: BTreeSet<String> = got.iter().cloned().collect();
     let missing: Vec<&String> = want.difference(&got_set).collect();
     let extra: Vec<&String> = got_set.difference(&want).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}\n{}", text(&out));
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}\n{}",
+        text(&out)
+    );
     assert_eq!(got.len(), want.len());
     let n = notified(&rx);
     let denied = want.len() - n.len();
@@ -236,11 +411,29 @@ fn killed_and_restarted_watch_loses_nothing_and_duplicates_nothing() {
     // Delivery is at least once: a process killed between a receiver accepting a message and
     // recording it may send that one again; never more than the in-flight sends per kill.
     let repeats: usize = n.values().map(|c| c - 1).sum();
-    eprintln!("notifications: {} results notified, {repeats} repeated after kills", n.len());
+    eprintln!(
+        "notifications: {} results notified, {repeats} repeated after kills",
+        n.len()
+    );
     assert!(repeats <= delays_ms.len() * 4, "{n:?}");
     let _ = denied;
-    let out = bin().args(["notifications", "list", "--db", db.to_str().unwrap(), "--status", "pending"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "nothing left pending: {}", text(&out));
+    let out = bin()
+        .args([
+            "notifications",
+            "list",
+            "--db",
+            db.to_str().unwrap(),
+            "--status",
+            "pending",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "nothing left pending: {}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -252,29 +445,74 @@ fn queue_5xx_and_throttling_are_retried() {
     let none = dir.path().join("none.json");
     std::fs::write(&none, "[]").unwrap();
     let q = moto.helper(&["watch-setup", "faulty", "10"]);
-    let (bucket, queue) = (q["bucket"].as_str().unwrap(), q["queue_url"].as_str().unwrap());
+    let (bucket, queue) = (
+        q["bucket"].as_str().unwrap(),
+        q["queue_url"].as_str().unwrap(),
+    );
     let files = walk(&samples());
     let throttling = json!({"status": 400, "times": 4, "body": "{\"__type\":\"com.amazonaws.sqs#ThrottlingException\",\"message\":\"Rate exceeded\"}"});
-    for (round, mode) in [json!({"status": 503, "times": 5}), throttling].into_iter().enumerate() {
+    for (round, mode) in [json!({"status": 503, "times": 5}), throttling]
+        .into_iter()
+        .enumerate()
+    {
         for f in &files {
-            let key = f.strip_prefix(samples().parent().unwrap()).unwrap().to_str().unwrap().to_owned();
-            moto.helper(&["put", bucket, &format!("{round}/{key}"), f.to_str().unwrap()]);
+            let key = f
+                .strip_prefix(samples().parent().unwrap())
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            moto.helper(&[
+                "put",
+                bucket,
+                &format!("{round}/{key}"),
+                f.to_str().unwrap(),
+            ]);
         }
-        let before = proxy.requests().iter().filter(|r| r["failed"] == true).count();
+        let before = proxy
+            .requests()
+            .iter()
+            .filter(|r| r["failed"] == true)
+            .count();
         proxy.control(mode.clone());
         let out = bin()
-            .args(["watch", "--queue-url", queue, "--endpoint-url", &proxy.url(""), "--db", db.to_str().unwrap(), "--alerts", none.to_str().unwrap()])
+            .args([
+                "watch",
+                "--queue-url",
+                queue,
+                "--endpoint-url",
+                &proxy.url(""),
+                "--db",
+                db.to_str().unwrap(),
+                "--alerts",
+                none.to_str().unwrap(),
+            ])
             .args(["--exit-when-empty", "--wait-seconds", "1"])
             .output()
             .unwrap();
         let log = text(&out);
         assert!(out.status.success(), "{log}");
-        let failed = proxy.requests().iter().filter(|r| r["failed"] == true).count() - before;
-        assert_eq!(failed, mode["times"].as_u64().unwrap() as usize, "every injected failure was met and retried: {log}");
-        assert!(log.contains("objects=3 ") && log.contains("failed=0 "), "all three log files handled despite {mode}: {log}");
+        let failed = proxy
+            .requests()
+            .iter()
+            .filter(|r| r["failed"] == true)
+            .count()
+            - before;
+        assert_eq!(
+            failed,
+            mode["times"].as_u64().unwrap() as usize,
+            "every injected failure was met and retried: {log}"
+        );
+        assert!(
+            log.contains("objects=3 ") && log.contains("failed=0 "),
+            "all three log files handled despite {mode}: {log}"
+        );
     }
     // The same events were announced twice (two prefixes): stored once.
-    assert_eq!(stored(&db).into_iter().collect::<BTreeSet<_>>(), expected(&none, &files));
+    assert_eq!(
+        stored(&db).into_iter().collect::<BTreeSet<_>>(),
+        expected(&none, &files)
+    );
 }
 
 #[test]
@@ -285,17 +523,43 @@ fn sigterm_stops_gracefully_and_two_consumers_share_a_queue() {
     let db = dir.path().join("alerts.db");
     let alerts = alerts_file(dir.path(), &rx);
     let q = moto.helper(&["watch-setup", "shared", "50"]);
-    let (bucket, queue) = (q["bucket"].as_str().unwrap(), q["queue_url"].as_str().unwrap());
+    let (bucket, queue) = (
+        q["bucket"].as_str().unwrap(),
+        q["queue_url"].as_str().unwrap(),
+    );
     let logs = stratus();
     for (i, f) in logs.iter().enumerate() {
-        moto.helper(&["put", bucket, &format!("AWSLogs/1/CloudTrail/us-east-1/2024/07/31/f{i}.json.gz"), f.to_str().unwrap(), "gzip"]);
+        moto.helper(&[
+            "put",
+            bucket,
+            &format!("AWSLogs/1/CloudTrail/us-east-1/2024/07/31/f{i}.json.gz"),
+            f.to_str().unwrap(),
+            "gzip",
+        ]);
     }
     let watch = |exit: bool| {
         let mut c = bin();
-        c.args(["watch", "--queue-url", queue, "--endpoint-url", &moto.endpoint(), "--db", db.to_str().unwrap(), "--alerts", alerts.to_str().unwrap()])
-            .args(["--wait-seconds", "20", "--visibility-timeout", "30", "--concurrency", "2"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        c.args([
+            "watch",
+            "--queue-url",
+            queue,
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--db",
+            db.to_str().unwrap(),
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ])
+        .args([
+            "--wait-seconds",
+            "20",
+            "--visibility-timeout",
+            "30",
+            "--concurrency",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         if exit {
             c.arg("--exit-when-empty");
         }
@@ -309,19 +573,40 @@ fn sigterm_stops_gracefully_and_two_consumers_share_a_queue() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let sent = Instant::now();
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
     let log = text(&out);
     assert!(out.status.success(), "{log}");
-    assert!(sent.elapsed() < Duration::from_secs(15), "graceful stop took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(15),
+        "graceful stop took {:?}",
+        sent.elapsed()
+    );
     assert!(log.contains("stopped: messages="), "{log}");
     // Two consumers drain the rest together.
     let a = watch(true).spawn().unwrap();
     let b = watch(true).spawn().unwrap();
     let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(oa.status.success() && ob.status.success(), "{}\n{}", text(&oa), text(&ob));
+    assert!(
+        oa.status.success() && ob.status.success(),
+        "{}\n{}",
+        text(&oa),
+        text(&ob)
+    );
     let got = stored(&db);
-    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), expected(&alerts, &logs), "{}\n{}", text(&oa), text(&ob));
+    assert_eq!(
+        got.iter().cloned().collect::<BTreeSet<_>>(),
+        expected(&alerts, &logs),
+        "{}\n{}",
+        text(&oa),
+        text(&ob)
+    );
     let n = notified(&rx);
     assert!(n.values().all(|&c| c == 1), "each notification once: {n:?}");
 }

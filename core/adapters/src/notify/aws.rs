@@ -60,7 +60,13 @@ impl Aws {
             .build();
         let c = crate::aws::sdk_config(
             &self.rt,
-            crate::aws::ConfigRequest { base: self.base.as_ref(), region, fallback_region: None, endpoint, timeouts: Some(timeouts) },
+            crate::aws::ConfigRequest {
+                base: self.base.as_ref(),
+                region,
+                fallback_region: None,
+                endpoint,
+                timeouts: Some(timeouts),
+            },
         );
         if let Ok(mut m) = self.configs.lock() {
             m.insert(key, c.clone());
@@ -79,9 +85,16 @@ fn arn_region(arn: &str) -> Option<String> {
 
 /// Classifies an SDK error: throttling, 5xx, timeouts and network failures are retried;
 /// other service errors (access denied, not found, invalid parameter) fail at once.
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(kind: &str, e: SdkError<E, HttpResponse>) -> NotifyError {
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    kind: &str,
+    e: SdkError<E, HttpResponse>,
+) -> NotifyError {
     let msg = crate::aws::describe(&e);
-    if crate::aws::is_transient(&e) { NotifyError::transient(kind, msg) } else { NotifyError::permanent(kind, msg) }
+    if crate::aws::is_transient(&e) {
+        NotifyError::transient(kind, msg)
+    } else {
+        NotifyError::permanent(kind, msg)
+    }
 }
 
 /// Publishes results to an SNS topic (`{"type": "sns", "topic_arn": …}`): subject (ASCII,

@@ -129,8 +129,12 @@ impl Notifier for EmailNotifier {
         let user = username.or_else(|| server.user.clone());
         let ca = match &ca_file {
             Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| perm(format!("`ca_file` {path}: {e}")))?;
-                Some(Certificate::from_pem(&pem).map_err(|e| perm(format!("`ca_file` {path}: {e}")))?)
+                let pem =
+                    std::fs::read(path).map_err(|e| perm(format!("`ca_file` {path}: {e}")))?;
+                Some(
+                    Certificate::from_pem(&pem)
+                        .map_err(|e| perm(format!("`ca_file` {path}: {e}")))?,
+                )
             }
             None => None,
         };
@@ -139,7 +143,8 @@ impl Notifier for EmailNotifier {
             if let Some(c) = ca.clone() {
                 b = b.add_root_certificate(c);
             }
-            b.build_rustls().map_err(|e| perm(format!("TLS setup: {e}")))
+            b.build_rustls()
+                .map_err(|e| perm(format!("TLS setup: {e}")))
         };
         let tls = match server.tls {
             "opportunistic" => Tls::Opportunistic(params()?),

@@ -315,12 +315,20 @@ fn run<S: Storage>(
         let now = now_ms();
         let room = cap.saturating_sub(in_flight.len());
         // Claiming takes the storage's write lock: only when something is due.
-        let next_due = || storage.lock().ok().and_then(|s| s.next_delivery_ms().ok().flatten());
+        let next_due = || {
+            storage
+                .lock()
+                .ok()
+                .and_then(|s| s.next_delivery_ms().ok().flatten())
+        };
         let something_due = next_due().is_some_and(|t| t <= now);
         let due = if room == 0 || !something_due {
             Ok(Vec::new())
         } else {
-            storage.lock().map_err(|_| ()).and_then(|mut s| s.claim_deliveries(now, room, lease_ms).map_err(|_| ()))
+            storage
+                .lock()
+                .map_err(|_| ())
+                .and_then(|mut s| s.claim_deliveries(now, room, lease_ms).map_err(|_| ()))
         };
         match due {
             Ok(due) => {

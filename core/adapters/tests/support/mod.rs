@@ -328,13 +328,66 @@ impl Certs {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let run = |args: &[&str]| {
-            let out = Command::new("openssl").args(args).current_dir(d).output().expect("openssl (Debian package openssl) is needed");
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl (Debian package openssl) is needed");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
-        run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=trailalerts test CA"]);
-        run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-        run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+        std::fs::write(
+            d.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=trailalerts test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
         Self { dir }
     }
     pub fn path(&self, name: &str) -> String {
@@ -350,15 +403,36 @@ impl Smtp {
             std::fs::create_dir_all(dir.path().join("mail").join(d)).unwrap();
         }
         let port = free_port();
-        let (cert_flag, key_flag) = if mode == "smtps" { ("--smtpscert", "--smtpskey") } else { ("--tlscert", "--tlskey") };
+        let (cert_flag, key_flag) = if mode == "smtps" {
+            ("--smtpscert", "--smtpskey")
+        } else {
+            ("--tlscert", "--tlskey")
+        };
         let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(dir.path().join("mail"))
-            .args([cert_flag, &certs.path("server.pem"), key_flag, &certs.path("server.key")])
+            .args([
+                cert_flag,
+                &certs.path("server.pem"),
+                key_flag,
+                &certs.path("server.key"),
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
         wait_port(port, "aiosmtpd");
-        Self { _proc: Proc(child), port, dir }
+        Self {
+            _proc: Proc(child),
+            port,
+            dir,
+        }
     }
 }
