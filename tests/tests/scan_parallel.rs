@@ -26,7 +26,7 @@ fn write_logs(files: usize, tag: &str) -> PathBuf {
             let user = format!("user{}", (f / 2 + k / 50) % 3);
             let (name, source, err) = match (f * 60 + k) % 7 {
                 0 => ("StopLogging", "cloudtrail.amazonaws.com", ""),
-                1 | 2 | 3 => (
+                1..=3 => (
                     "DescribeInstances",
                     "ec2.amazonaws.com",
                     r#","errorCode":"Client.UnauthorizedOperation""#,
