@@ -417,9 +417,13 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     if progress {
         eprint!("\r\x1b[K");
     }
-    out.borrow_mut()
-        .finish()
-        .map_err(|e| Fatal(1, format!("writing results: {e}")))?;
+    let finished = out.borrow_mut().finish();
+    // A reader that stops early (`| head`) is not an error.
+    if let Err(e) = finished
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(Fatal(1, format!("writing results: {e}")));
+    }
     if let Some(e) = write_error
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
