@@ -89,13 +89,17 @@ bench:
 bench-python: $(VPY)
 	$(VENV)/bin/maturin develop --release -q -m bindings-python/Cargo.toml
 	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 production > target/events-100k-production.jsonl
 	$(VPY) benches/python_vs_rules.py target/events-100k.jsonl
+	$(VPY) benches/python_vs_rules.py target/events-100k-production.jsonl
 
 ## Node binding vs plain JavaScript rules on 100k generated events.
 bench-node:
 	cd bindings-node && npm ci --no-audit --no-fund && npm run build
 	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 production > target/events-100k-production.jsonl
 	node benches/node_vs_rules.mjs target/events-100k.jsonl
+	node benches/node_vs_rules.mjs target/events-100k-production.jsonl
 
 ## trailalerts vs jq and Python rule functions (orjson, json) on the same gzipped logs.
 bench-peers: build $(VPY)

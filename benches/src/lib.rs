@@ -91,8 +91,71 @@ const ROLES: &[&str] = &[
 ];
 
 /// One realistic CloudTrail record (1–3 KB), as JSON text.
+/// Which calls the generator favours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// Every call equally likely, 8% errors, 2.5% root: about one event in five fires a CIS
+    /// alert. A stress mix: far more alert-worthy activity than a real account.
+    AlertHeavy,
+    /// Weighted like a production account's management events (an assumption, see
+    /// benches/README.md): reads 94%, routine writes 6%, security-relevant changes and console
+    /// sign-ins 0.5%, 2% errors, root 0.1%.
+    Production,
+}
+
+impl Mix {
+    /// `alert-heavy` or `production`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "alert-heavy" => Some(Self::AlertHeavy),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
+
+/// Calls a CIS alert watches (weight 1 in the production mix).
+const SENSITIVE: &[&str] = &[
+    "AuthorizeSecurityGroupIngress",
+    "PutBucketPolicy",
+    "CreateUser",
+    "AttachRolePolicy",
+    "ConsoleLogin",
+];
+
+fn pick_call(rng: &mut Rng, mix: Mix) -> (&'static str, &'static str, bool) {
+    if mix == Mix::AlertHeavy {
+        return *rng.pick(CALLS);
+    }
+    let weight = |&(_, name, read_only): &(&str, &str, bool)| -> usize {
+        if read_only {
+            60
+        } else if SENSITIVE.contains(&name) {
+            1
+        } else {
+            10
+        }
+    };
+    let total: usize = CALLS.iter().map(weight).sum();
+    let mut x = rng.below(total);
+    for c in CALLS {
+        let w = weight(c);
+        if x < w {
+            return *c;
+        }
+        x -= w;
+    }
+    *rng.pick(CALLS)
+}
+
+/// One event of the alert-heavy mix (see [`event_of`]).
 pub fn event(rng: &mut Rng, i: usize) -> String {
-    let (svc, name, read_only) = *rng.pick(CALLS);
+    event_of(rng, i, Mix::AlertHeavy)
+}
+
+/// One generated event, the `i`th of its corpus (ids and times derive from `i`).
+pub fn event_of(rng: &mut Rng, i: usize, mix: Mix) -> String {
+    let (svc, name, read_only) = pick_call(rng, mix);
     let region = rng.pick(REGIONS);
     let t = 1_700_000_000 + i as u64 / 4;
     let (h, m, s) = ((t / 3600) % 24, (t / 60) % 60, t % 60);
@@ -116,7 +179,11 @@ pub fn event(rng: &mut Rng, i: usize) -> String {
             );
         }
         _ => {
-            if rng.below(4) == 0 {
+            let root = match mix {
+                Mix::AlertHeavy => rng.below(4) == 0,
+                Mix::Production => rng.below(100) == 0,
+            };
+            if root {
                 let _ = write!(
                     e,
                     r#"{{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}}"#
@@ -145,7 +212,11 @@ pub fn event(rng: &mut Rng, i: usize) -> String {
         e,
         r#","eventTime":"2023-11-{day:02}T{h:02}:{m:02}:{s:02}Z","eventSource":"{svc}.amazonaws.com","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"{ip}","userAgent":"aws-cli/2.13.5 Python/3.11.4 Linux/5.15.0-1045-aws exe/x86_64.ubuntu.22 prompt/off command/{svc}.{name}""#
     );
-    if rng.below(100) < 8 {
+    let errors = match mix {
+        Mix::AlertHeavy => 8,
+        Mix::Production => 2,
+    };
+    if rng.below(100) < errors {
         let code = if svc == "ec2" {
             "Client.UnauthorizedOperation"
         } else {
@@ -208,10 +279,15 @@ pub fn event(rng: &mut Rng, i: usize) -> String {
     e
 }
 
-/// `n` events, deterministic for a given seed.
+/// `n` events of the alert-heavy mix, deterministic for a given seed.
 pub fn events(n: usize, seed: u64) -> Vec<String> {
+    events_of(n, seed, Mix::AlertHeavy)
+}
+
+/// `n` events of `mix`, deterministic for a given seed.
+pub fn events_of(n: usize, seed: u64, mix: Mix) -> Vec<String> {
     let mut rng = Rng::new(seed);
-    (0..n).map(|i| event(&mut rng, i)).collect()
+    (0..n).map(|i| event_of(&mut rng, i, mix)).collect()
 }
 
 /// `n` custom alerts in a realistic mix: literal event lists, wildcards, user globs, CIDRs,
