@@ -1,6 +1,7 @@
 //! End to end over gzipped CloudTrail log files: inflate only, inflate + parse (the reference
-//! the scan is measured against), and `scan_paths` with the CIS alerts and the full catalog.
-//! Method and results: benches/README.md.
+//! the scan is measured against), and `scan_paths_on` with the CIS alerts, the full catalog,
+//! and the catalog plus 200 custom alerts, on one thread (per core, against the reference)
+//! and on every core. Method and results: benches/README.md.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -8,7 +9,11 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trailalerts::{Engine, Event, Records};
-use trailalerts_adapters::files::{read_log, scan_paths};
+use trailalerts_adapters::files::{read_log, scan_paths_on};
+
+// As the CLI and the bindings run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[expect(clippy::panic, reason = "bench setup")]
 fn fail(e: impl std::fmt::Display) -> ! {
@@ -70,9 +75,22 @@ fn bench(c: &mut Criterion) {
             n
         });
     });
-    for (label, defs) in [
-        ("scan_cis", cis),
-        ("scan_full_catalog", trailalerts::builtin_alerts()),
+    let mut plus_custom = trailalerts::builtin_alerts();
+    plus_custom.extend(
+        trailalerts::AlertDef::parse_many(
+            &trailalerts_benches::custom_alerts(200, 7),
+            &trailalerts::builtin_alerts(),
+        )
+        .unwrap_or_else(|e| fail(e)),
+    );
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    for (label, defs, threads) in [
+        ("scan_cis/1_thread", cis.clone(), 1),
+        ("scan_cis/all_cores", cis, cores),
+        ("scan_full_catalog/1_thread", trailalerts::builtin_alerts(), 1),
+        ("scan_full_catalog/all_cores", trailalerts::builtin_alerts(), cores),
+        ("scan_catalog_plus_200/1_thread", plus_custom.clone(), 1),
+        ("scan_catalog_plus_200/all_cores", plus_custom, cores),
     ] {
         g.bench_function(label, |b| {
             b.iter(|| {
@@ -82,7 +100,8 @@ fn bench(c: &mut Criterion) {
                     .build()
                     .unwrap_or_else(|e| fail(e));
                 let mut n = 0usize;
-                let _ = scan_paths(
+                let _ = scan_paths_on(
+                    threads,
                     &mut engine,
                     std::slice::from_ref(&dir),
                     &mut |_| n += 1,
