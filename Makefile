@@ -101,13 +101,19 @@ bench-node:
 	node benches/node_vs_rules.mjs target/events-100k.jsonl
 	node benches/node_vs_rules.mjs target/events-100k-production.jsonl
 
-## trailalerts vs jq and Python rule functions (orjson, json) on the same gzipped logs.
+## trailalerts vs jq and Python rule functions (orjson, json) on the same gzipped logs; then, one
+## event at a time from memory, vs sigma-rust, rsigma and panther-core (rsigma builds ~12 min once).
 bench-peers: build $(VPY)
 	$(VPY) -m pip install -q orjson
 	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq) || echo "jq unavailable; skipped"
 	rm -rf target/bench-logs
 	$(CARGO) run -q --release -p trailalerts-benches --example gen_logs -- target/bench-logs 100 2000
 	$(VPY) benches/peers.py target/bench-logs ./$(BIN)
+	$(VPY) -m pip install -q panther-core python-dateutil jmespath
+	cd benches/peers/harness && CARGO_TARGET_DIR=../../../target/peers/harness $(CARGO) build -q --release --locked
+	test -x target/peers/bin/rsigma || $(CARGO) install rsigma --version 0.23.0 --no-default-features --features rsigma-runtime --locked --root target/peers
+	$(CARGO) run -q --release -p trailalerts-benches --example gen_events -- 100000 > target/events-100k.jsonl
+	$(VPY) benches/peers_memory.py target/events-100k.jsonl ./$(BIN) target/peers/harness/release/peers-harness target/peers/bin/rsigma
 
 clean:
 	$(CARGO) clean
