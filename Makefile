@@ -62,6 +62,10 @@ test-python: $(VPY)
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install -q target/wheels-py/trailalerts-*.whl pytest mypy
 	cd bindings-python && ../$(WHEEL_VENV)/bin/python -m pytest -q tests
+	# `pip install ./bindings-python` (a source build through pip) works too.
+	rm -rf target/src-venv && $(PYTHON) -m venv target/src-venv
+	target/src-venv/bin/python -m pip install -q --no-cache-dir ./bindings-python
+	target/src-venv/bin/python -c 'import trailalerts; r = trailalerts.Engine().evaluate({"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "eventID": "e1"}); assert [x.alert_id for x in r] == ["cis-4.5-cloudtrail-changes"], r; print("pip install ./bindings-python: ok")'
 
 ## Node package: install the CLI from npm, build the addon and index.d.ts, run node --test.
 test-node:

@@ -8,14 +8,28 @@ use trailalerts_benches::{custom_alerts, events};
 
 const N: usize = 20_000;
 
-fn engine(custom: usize) -> Engine {
-    let mut b = Engine::builder().builtin(true);
+/// `total` alerts: 25 is the 15 CIS built-ins plus 10 custom alerts; larger sets are the whole
+/// built-in catalog plus custom alerts.
+fn engine(total: usize) -> Engine {
+    let builtin = trailalerts::builtin_alerts();
+    let base: Vec<_> = if total < builtin.len() {
+        builtin
+            .into_iter()
+            .filter(|a| a.id.starts_with("cis-"))
+            .collect()
+    } else {
+        builtin
+    };
+    let custom = total.saturating_sub(base.len());
+    let mut b = Engine::builder().builtin(false).alerts(base);
     if custom > 0 {
         b = b
             .alerts_json(&custom_alerts(custom, 7))
             .unwrap_or_else(|e| unreachable(e));
     }
-    b.build().unwrap_or_else(|e| unreachable(e))
+    let e = b.build().unwrap_or_else(|e| unreachable(e));
+    assert_eq!(e.alerts().count(), total);
+    e
 }
 
 #[expect(clippy::panic, reason = "bench setup")]
@@ -44,10 +58,8 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("evaluate");
     g.throughput(Throughput::Elements(N as u64));
-    let builtin = trailalerts::builtin_alerts().len();
     for total in [25usize, 500] {
-        let mut eng = engine(total.saturating_sub(builtin));
-        assert_eq!(eng.alerts().count(), total.max(builtin));
+        let mut eng = engine(total);
         g.bench_function(format!("{total}_alerts"), |b| {
             b.iter(|| {
                 let mut out = Vec::new();
@@ -68,7 +80,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse_and_evaluate");
     g.throughput(Throughput::Bytes(bytes as u64));
     for total in [25usize, 500] {
-        let mut eng = engine(total.saturating_sub(builtin));
+        let mut eng = engine(total);
         g.bench_function(format!("{total}_alerts"), |b| {
             b.iter(|| {
                 let mut out = Vec::new();
@@ -90,7 +102,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("prefilter_parse_evaluate");
     g.throughput(Throughput::Bytes(bytes as u64));
     for total in [25usize, 500] {
-        let mut eng = engine(total.saturating_sub(builtin));
+        let mut eng = engine(total);
         g.bench_function(format!("{total}_alerts"), |b| {
             b.iter(|| {
                 let mut out = Vec::new();
@@ -102,6 +114,28 @@ fn bench(c: &mut Criterion) {
                     }
                 }
                 n
+            });
+        });
+    }
+    g.finish();
+
+    // Threshold state: 1M observations spread over 10k (alert, user) groups, 20 in 60 s, with
+    // room for every group, and with room for only 1,000 (the oldest groups are evicted).
+    let mut g = c.benchmark_group("thresholds");
+    const OBS: usize = 1_000_000;
+    g.throughput(Throughput::Elements(OBS as u64));
+    let groups: Vec<String> = (0..10_000).map(|i| format!("user-{i}")).collect();
+    for (label, max) in [("10k_groups", 100_000usize), ("10k_groups_1k_room", 1_000)] {
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                let mut t = trailalerts::ThresholdTracker::new(max);
+                let mut fired = 0usize;
+                for i in 0..OBS {
+                    let user = groups.get((i * 7919) % groups.len()).map_or("", String::as_str);
+                    let at = (i as i64) * 5; // 200 observations per second of event time
+                    fired += usize::from(t.observe("burst", user, at, 20, 60_000).is_some());
+                }
+                fired
             });
         });
     }
