@@ -51,7 +51,10 @@ pub struct Fired {
 /// Tracks threshold counts. See the module documentation for semantics.
 #[derive(Debug, Clone)]
 pub struct ThresholdTracker {
-    groups: HashMap<(String, String), Group>,
+    // Keyed by "alert id NUL group" (alert ids never contain NUL), so a lookup of an existing
+    // group reuses `scratch` instead of allocating a key per observation.
+    groups: HashMap<String, Group>,
+    scratch: String,
     max_groups: usize,
     newest: i64,
     evictions: u64,
@@ -68,6 +71,7 @@ impl ThresholdTracker {
     pub fn new(max_groups: usize) -> Self {
         Self {
             groups: HashMap::new(),
+            scratch: String::new(),
             max_groups: max_groups.max(1),
             newest: i64::MIN,
             evictions: 0,
@@ -107,11 +111,20 @@ impl ThresholdTracker {
         window_ms: i64,
     ) -> Option<Fired> {
         self.newest = self.newest.max(t_ms);
-        let key = (alert_id.to_owned(), group.to_owned());
-        if !self.groups.contains_key(&key) && self.groups.len() >= self.max_groups {
-            self.make_room();
+        let mut key = std::mem::take(&mut self.scratch);
+        key.clear();
+        key.push_str(alert_id);
+        key.push('\0');
+        key.push_str(group);
+        if !self.groups.contains_key(key.as_str()) {
+            if self.groups.len() >= self.max_groups {
+                self.make_room();
+            }
+            self.groups.insert(key.clone(), Group::default());
         }
-        let g = self.groups.entry(key).or_default();
+        let found = self.groups.get_mut(key.as_str());
+        self.scratch = key;
+        let Some(g) = found else { return None };
         g.window_ms = window_ms;
         let at = g.times.partition_point(|&x| x <= t_ms);
         g.times.insert(at, t_ms);
@@ -160,7 +173,7 @@ impl ThresholdTracker {
 
     /// Forgets one alert's state (e.g. when its definition changes).
     pub fn reset_alert(&mut self, alert_id: &str) {
-        self.groups.retain(|k, _| k.0 != alert_id);
+        self.groups.retain(|k, _| split_key(k).0 != alert_id);
     }
 
     /// The state to persist, sorted for stable output.
@@ -169,9 +182,13 @@ impl ThresholdTracker {
             .groups
             .iter()
             .filter(|(_, g)| !g.times.is_empty())
-            .map(|((a, k), g)| ThresholdEntry {
-                alert_id: a.clone(),
-                group: k.clone(),
+            .map(|(key, g)| {
+                let (a, k) = split_key(key);
+                (a, k, g)
+            })
+            .map(|(a, k, g)| ThresholdEntry {
+                alert_id: a.to_owned(),
+                group: k.to_owned(),
                 times: g.times.clone(),
                 window_ms: g.window_ms,
             })
@@ -189,7 +206,7 @@ impl ThresholdTracker {
             let latest = times.last().copied().unwrap_or(i64::MIN);
             self.newest = self.newest.max(latest);
             self.groups.insert(
-                (e.alert_id, e.group),
+                format!("{}\0{}", e.alert_id, e.group),
                 Group {
                     times,
                     latest,
@@ -198,6 +215,11 @@ impl ThresholdTracker {
             );
         }
     }
+}
+
+/// (alert id, group) of a map key.
+fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('\0').unwrap_or((key, ""))
 }
 
 #[cfg(test)]
