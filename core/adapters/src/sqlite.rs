@@ -282,22 +282,18 @@ impl SqliteStorage {
     /// Returns the schema version after checking the file is ours.
     fn check_identity(&self) -> Result<i64, StorageError> {
         let p = &self.path;
-        let app: i64 = self
-            .conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| backend(p, "read header", &e))?;
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| backend(p, "read header", &e))?;
-        let tables: i64 = self
+        // One statement, so the three values come from one snapshot: another process may be
+        // creating the schema right now.
+        let (app, version, tables): (i64, i64, i64) = self
             .conn
             .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                "SELECT (SELECT application_id FROM pragma_application_id()), \
+                        (SELECT user_version FROM pragma_user_version()), \
+                        (SELECT count(*) FROM sqlite_master WHERE type = 'table')",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .map_err(|e| backend(p, "read schema", &e))?;
+            .map_err(|e| backend(p, "read header", &e))?;
         if app != APPLICATION_ID && (app != 0 || tables > 0) {
             return Err(StorageError::Backend(format!(
                 "{}: not a trailalerts database (it belongs to another application)",
