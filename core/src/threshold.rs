@@ -124,7 +124,7 @@ impl ThresholdTracker {
         }
         let found = self.groups.get_mut(key.as_str());
         self.scratch = key;
-        let Some(g) = found else { return None };
+        let g = found?;
         g.window_ms = window_ms;
         let at = g.times.partition_point(|&x| x <= t_ms);
         g.times.insert(at, t_ms);
