@@ -131,7 +131,9 @@ fn bench(c: &mut Criterion) {
                 let mut t = trailalerts::ThresholdTracker::new(max);
                 let mut fired = 0usize;
                 for i in 0..OBS {
-                    let user = groups.get((i * 7919) % groups.len()).map_or("", String::as_str);
+                    let user = groups
+                        .get((i * 7919) % groups.len())
+                        .map_or("", String::as_str);
                     let at = (i as i64) * 5; // 200 observations per second of event time
                     fired += usize::from(t.observe("burst", user, at, 20, 60_000).is_some());
                 }

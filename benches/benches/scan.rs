@@ -87,8 +87,16 @@ fn bench(c: &mut Criterion) {
     for (label, defs, threads) in [
         ("scan_cis/1_thread", cis.clone(), 1),
         ("scan_cis/all_cores", cis, cores),
-        ("scan_full_catalog/1_thread", trailalerts::builtin_alerts(), 1),
-        ("scan_full_catalog/all_cores", trailalerts::builtin_alerts(), cores),
+        (
+            "scan_full_catalog/1_thread",
+            trailalerts::builtin_alerts(),
+            1,
+        ),
+        (
+            "scan_full_catalog/all_cores",
+            trailalerts::builtin_alerts(),
+            cores,
+        ),
         ("scan_catalog_plus_200/1_thread", plus_custom.clone(), 1),
         ("scan_catalog_plus_200/all_cores", plus_custom, cores),
     ] {
