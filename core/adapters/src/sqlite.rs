@@ -130,6 +130,14 @@ pub struct SqliteStorage {
     path: PathBuf,
 }
 
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn backend(path: &Path, what: &str, e: &rusqlite::Error) -> StorageError {
     let detail = match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
@@ -315,10 +323,22 @@ impl SqliteStorage {
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| backend(&p, "configure", &e))?;
         let version = self.check_identity()?;
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| backend(&p, "enable WAL", &e))?;
+        // Switching a new file to WAL needs the file to itself; SQLite answers "busy" at once
+        // (without its busy handler) while another process is opening the same new file, so
+        // this waits the same 10 s itself.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            {
+                Ok(mode) => break mode,
+                Err(e) if is_busy(&e) && started.elapsed() < std::time::Duration::from_secs(10) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(backend(&p, "enable WAL", &e)),
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StorageError::Backend(format!(
                 "{}: could not enable WAL (journal mode is {mode})",
