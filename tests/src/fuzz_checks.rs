@@ -171,15 +171,24 @@ fn email_html_tags(html: &str) -> usize {
     n
 }
 
-/// Any bytes as a log file: the one-by-one and batch evaluation paths agree, and every result
-/// is one parseable JSON line.
+/// Any bytes as a log file: the one-by-one, batch and per-file (prepare/settle, as `scan`
+/// runs) evaluation paths agree on results and bad records, and every result is one parseable
+/// JSON line.
 pub fn records_events(data: &[u8], base: &Engine) {
     let mut one = base.clone();
     let mut texts = Vec::new();
     let mut a = Vec::new();
-    for rec in Records::new(data).flatten() {
-        let _ = one.evaluate_raw(rec.value, &mut a);
-        texts.push(rec.raw.as_bytes());
+    let mut bad = 0u64;
+    for rec in Records::new(data) {
+        match rec {
+            Ok(rec) => {
+                if one.evaluate_raw(rec.value, &mut a).is_err() {
+                    bad += 1;
+                }
+                texts.push(rec.raw.as_bytes());
+            }
+            Err(_) => bad += 1,
+        }
     }
     let mut batch = base.clone();
     let mut b = Vec::new();
@@ -188,6 +197,17 @@ pub fn records_events(data: &[u8], base: &Engine) {
         a.iter().map(|r| &r.id).collect::<Vec<_>>(),
         b.iter().map(|r| &r.id).collect::<Vec<_>>()
     );
+    let mut file = base.clone();
+    let prepared = file.prepare_records("fuzz", data, None);
+    assert_eq!(prepared.bad_records(), bad);
+    let (mut c, mut problems) = (Vec::new(), Vec::new());
+    file.settle(prepared, &mut c, &mut problems);
+    assert_eq!(problems.len() as u64, bad);
+    assert_eq!(
+        a.iter().map(|r| (&r.id, r.count)).collect::<Vec<_>>(),
+        c.iter().map(|r| (&r.id, r.count)).collect::<Vec<_>>()
+    );
+    assert_eq!(one.stats().events, file.stats().events);
     for r in &a {
         let line = r.to_json_line();
         assert!(!line.contains('\n'));
