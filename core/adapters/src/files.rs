@@ -323,6 +323,10 @@ pub fn scan_paths_on(
         let (mut results, mut problems) = (Vec::new(), Vec::new());
         let mut want = 0usize;
         'files: while want < total {
+            // A file already applied stays applied (with `on_file`); none starts after a cancel.
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                break;
+            }
             let outcome = loop {
                 if let Some(o) = ready.remove(&want) {
                     break o;
@@ -334,9 +338,6 @@ pub fn scan_paths_on(
                     Err(_) => break 'files,
                 }
             };
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                break;
-            }
             let path = files
                 .get(want)
                 .map(|p| p.as_path())
@@ -353,7 +354,6 @@ pub fn scan_paths_on(
                         on_problem(ScanProblem::File(FileError::new(path, problem)));
                         summary.bad_records += 1;
                     }
-                    let cancelled = prepared.cancelled();
                     summary.events += prepared.events();
                     summary.bad_records += prepared.bad_records();
                     engine.settle(prepared, &mut results, &mut problems);
@@ -367,9 +367,6 @@ pub fn scan_paths_on(
                             .entry(r.alert_id.clone())
                             .or_default() += 1;
                         on_result(r);
-                    }
-                    if cancelled {
-                        break;
                     }
                 }
                 FileOutcome::Unreadable(e) => {
