@@ -951,7 +951,7 @@ impl CompiledAlert {
             let hit = match &self.resource_literals {
                 Some(lits) => {
                     let set = ev.resource_id_set();
-                    lits.iter().any(|l| set.contains(l))
+                    lits.iter().any(|l| set.contains(l.as_str()))
                 }
                 None => ev.any_resource_id(|r| self.resources.matches(r)),
             };

@@ -174,14 +174,73 @@ pub struct Event<'a> {
     request: OnceCell<Option<Value>>,
     response: OnceCell<Option<Value>>,
     additional: OnceCell<Option<Value>>,
-    // Resource ids collected once per event: many alerts may filter on resources.
-    resource_ids: OnceCell<Vec<Box<str>>>,
-    resource_set: OnceCell<std::collections::HashSet<String>>,
+    // Resource ids collected once per event: many alerts may filter on resources. Collected
+    // from the raw text (borrowed unless escaped), without building a JSON tree.
+    resource_ids: OnceCell<Vec<Cow<'a, str>>>,
+    resource_set: OnceCell<std::collections::HashSet<Cow<'a, str>>>,
 }
 
 /// Strings longer than this are not resource identifiers (AWS ARNs are at most 2048
 /// characters); skipping them keeps huge parameter values out of resource matching.
 const MAX_RESOURCE_ID: usize = 2048;
+
+/// Collects the string values of a JSON value (not its keys), borrowing from the text when a
+/// string has no escapes. Strings longer than [`MAX_RESOURCE_ID`] are skipped.
+struct Strings<'v, 'a>(&'v mut Vec<Cow<'a, str>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strings<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strings<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        if v.len() <= MAX_RESOURCE_ID {
+            self.0.push(Cow::Borrowed(v));
+        }
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        if v.len() <= MAX_RESOURCE_ID {
+            self.0.push(Cow::Owned(v.to_owned()));
+        }
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Strings(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            map.next_value_seed(Strings(&mut *self.0))?;
+        }
+        Ok(())
+    }
+}
 
 fn parse_raw(raw: Option<&RawValue>) -> Option<Value> {
     raw.and_then(|r| serde_json::from_str(r.get()).ok())
@@ -470,14 +529,51 @@ impl<'a> Event<'a> {
 
     /// Every resource identifier, lowercased (Unicode), as a set: alerts whose `resources` are
     /// all literals look theirs up instead of matching every identifier.
-    pub fn resource_id_set(&self) -> &std::collections::HashSet<String> {
+    pub fn resource_id_set(&self) -> &std::collections::HashSet<Cow<'a, str>> {
         self.resource_set.get_or_init(|| {
             let mut set = std::collections::HashSet::new();
-            self.any_resource_id(|r| {
-                set.insert(r.to_lowercase());
-                false
-            });
+            for r in self
+                .resource_arns_raw()
+                .chain(self.collected().iter().cloned())
+            {
+                let lower = if r.bytes().any(|b| b.is_ascii_uppercase()) || !r.is_ascii() {
+                    Cow::Owned(r.to_lowercase())
+                } else {
+                    r
+                };
+                set.insert(lower);
+            }
             set
+        })
+    }
+
+    /// `resources[].ARN`, keeping the event text's lifetime.
+    fn resource_arns_raw(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+        self.f
+            .resources
+            .iter()
+            .flatten()
+            .filter_map(|r| r.arn.clone())
+    }
+
+    /// The string values of at most [`MAX_RESOURCE_ID`] bytes inside `requestParameters` and
+    /// `responseElements` (see [`Event::resource_ids`]), collected once per event.
+    fn collected(&self) -> &[Cow<'a, str>] {
+        self.resource_ids.get_or_init(|| {
+            let mut out = Vec::new();
+            for raw in [self.f.request_parameters, self.f.response_elements]
+                .into_iter()
+                .flatten()
+            {
+                let before = out.len();
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                // Too deeply nested for the parser: like a subtree that cannot be parsed into a
+                // tree, it contributes nothing.
+                if serde::de::DeserializeSeed::deserialize(Strings(&mut out), &mut de).is_err() {
+                    out.truncate(before);
+                }
+            }
+            out
         })
     }
 
@@ -497,26 +593,7 @@ impl<'a> Event<'a> {
         if self.resource_arns().any(&mut f) {
             return true;
         }
-        let ids = self.resource_ids.get_or_init(|| {
-            let mut out = Vec::new();
-            // Iterative walk: hostile events may nest deeply.
-            let mut stack: Vec<&Value> = [self.request_parameters(), self.response_elements()]
-                .into_iter()
-                .flatten()
-                .collect();
-            while let Some(v) = stack.pop() {
-                match v {
-                    Value::String(s) if s.len() <= MAX_RESOURCE_ID => {
-                        out.push(Box::from(s.as_str()))
-                    }
-                    Value::Array(a) => stack.extend(a.iter()),
-                    Value::Object(m) => stack.extend(m.values()),
-                    _ => {}
-                }
-            }
-            out
-        });
-        ids.iter().any(|s| f(s))
+        self.collected().iter().any(|s| f(s))
     }
 
     /// Looks up a `$.a.b[0]` style path with CloudWatch Logs semantics: keys descend into
@@ -783,5 +860,24 @@ mod tests {
         assert_eq!(out.len(), 2);
         let ids = e.resource_ids();
         assert!(ids.contains(&"arn:r") && ids.contains(&"2"));
+    }
+
+    #[test]
+    fn resource_ids_from_raw_text() {
+        // Escaped strings are unescaped; keys, numbers and booleans are not ids; a subtree too
+        // deep for the parser contributes nothing (and does not stop the other one).
+        let deep = format!("{}\"x\"{}", "[".repeat(300), "]".repeat(300));
+        let text = format!(
+            r#"{{"eventName":"X","requestParameters":{{"bucket":"arn:\u0061ws:s3:::B","n":5,"ok":true,"k":{{"arn:key":null}}}},"responseElements":{deep}}}"#
+        );
+        let e = ev(&text);
+        assert_eq!(e.resource_ids(), vec!["arn:aws:s3:::B"]);
+        assert!(e.resource_id_set().contains("arn:aws:s3:::b"));
+        let long = "a".repeat(MAX_RESOURCE_ID + 1);
+        let text = format!(
+            r#"{{"eventName":"X","requestParameters":{{"a":"{long}","b":["i-1",{{"c":"i-2"}}]}}}}"#
+        );
+        let e = ev(&text);
+        assert_eq!(e.resource_ids(), vec!["i-1", "i-2"]);
     }
 }

@@ -100,7 +100,13 @@ impl Glob {
 
     /// Whether `value` matches, ignoring case.
     pub fn is_match(&self, value: &str) -> bool {
-        if !value.is_ascii() {
+        self.is_match_known(value, value.is_ascii())
+    }
+
+    /// [`Glob::is_match`] when the caller already knows whether `value` is ASCII (a list checks
+    /// it once for all its globs).
+    fn is_match_known(&self, value: &str, ascii: bool) -> bool {
+        if !ascii {
             return self.matcher.is_match(value.to_lowercase());
         }
         let v = value.as_bytes();
@@ -241,7 +247,8 @@ impl GlobList {
     }
     /// Whether any glob matches `value`.
     pub fn matches(&self, value: &str) -> bool {
-        self.globs.iter().any(|g| g.is_match(value))
+        let ascii = value.is_ascii();
+        self.globs.iter().any(|g| g.is_match_known(value, ascii))
     }
     /// Empty lists match anything; otherwise a missing value never matches.
     pub fn matches_opt(&self, value: Option<&str>) -> bool {
