@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::IpNet;
 
@@ -291,7 +293,7 @@ impl EngineBuilder {
             record_silenced: false,
             silenced: Vec::new(),
             prefilter: None,
-            prefilter_seen: (0, 0),
+            prefilter_seen: Arc::default(),
         };
         engine.reindex();
         Ok(engine)
@@ -334,9 +336,10 @@ pub struct Engine {
     silenced: Vec<Silenced>,
     // Byte-level prefilter (None: off, because some unindexed alert pins no literal).
     prefilter: Option<Prefilter>,
-    // Adaptive use of the prefilter by evaluate_raw/evaluate_text: (checked, passed). When
-    // most events pass anyway, the scan costs more than it saves, so it is switched off.
-    prefilter_seen: (u64, u64),
+    // Adaptive use of the prefilter: how many events it checked and let through. When most
+    // pass anyway, the scan costs more than it saves, so it is switched off. Shared by clones
+    // (a parallel scan's workers learn together); results never depend on it.
+    prefilter_seen: Arc<PrefilterSeen>,
 }
 
 /// Literal searches for the alerts the index cannot reach by event name or service.
@@ -531,7 +534,7 @@ impl Engine {
         self.by_prefix = prefixes.into_iter().collect();
         self.by_prefix.sort_by_key(|p| p.0);
         self.prefilter = self.build_prefilter();
-        self.prefilter_seen = (0, 0);
+        self.prefilter_seen = Arc::default();
     }
 
     /// The prefilter, while it pays: after 4,096 events, if more than 60% passed it anyway, it
@@ -544,13 +547,13 @@ impl Engine {
             return false;
         }
         let pass = self.may_match(raw);
-        let (checked, passed) = self.prefilter_seen;
-        self.prefilter_seen = (checked + 1, passed + u64::from(pass));
+        self.prefilter_seen.add(1, u64::from(pass));
         !pass
     }
 
     fn prefilter_pays(&self) -> bool {
-        let (checked, passed) = self.prefilter_seen;
+        let checked = self.prefilter_seen.checked.load(Ordering::Relaxed);
+        let passed = self.prefilter_seen.passed.load(Ordering::Relaxed);
         checked < 4096 || passed * 10 <= checked * 6
     }
 
@@ -713,7 +716,7 @@ impl Engine {
         let threads = threads.clamp(1, 64).min(texts.len().max(1));
         let chunk = texts.len().div_ceil(threads).max(1);
         let this: &Engine = self;
-        // Matched events keep their parse for the sequential phase (an `Event` is `Send`).
+        // Each matched event's outcomes are prepared on the worker; only settling is ordered.
         type Found = Vec<(usize, Result<Vec<Pending>, String>)>;
         let work = |start: usize, part: &[&'a [u8]]| -> Found {
             let mut found = Vec::new();
@@ -803,14 +806,20 @@ impl Engine {
         cancel: Option<&std::sync::atomic::AtomicBool>,
     ) -> Prepared {
         let mut p = Prepared::default();
-        let use_prefilter = self.prefilter.is_some() && self.prefilter_pays();
+        let mut use_prefilter = self.prefilter.is_some() && self.prefilter_pays();
+        // Counted locally and shared every 1,024 records: workers on other files learn from
+        // this one without contending on every event.
+        let mut seen = (0u64, 0u64);
         let (mut scratch, mut cands, mut ms) = (String::new(), Vec::new(), Vec::new());
         for (n, rec) in crate::source::Records::new(buf).enumerate() {
-            if n % 1024 == 1023
-                && cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            {
-                p.cancelled = true;
-                break;
+            if n % 1024 == 1023 {
+                if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    p.cancelled = true;
+                    break;
+                }
+                self.prefilter_seen.add(seen.0, seen.1);
+                seen = (0, 0);
+                use_prefilter = use_prefilter && self.prefilter_pays();
             }
             let rec = match rec {
                 Ok(r) => r,
@@ -822,8 +831,8 @@ impl Engine {
             };
             if use_prefilter {
                 let pass = self.may_match(rec.value.get().as_bytes());
-                p.prefilter.0 += 1;
-                p.prefilter.1 += u64::from(pass);
+                seen.0 += 1;
+                seen.1 += u64::from(pass);
                 if !pass {
                     p.events += 1;
                     continue;
@@ -847,6 +856,7 @@ impl Engine {
                 }
             }
         }
+        self.prefilter_seen.add(seen.0, seen.1);
         p
     }
 
@@ -859,11 +869,6 @@ impl Engine {
         problems: &mut Vec<crate::EventError>,
     ) {
         self.stats.events += prepared.events;
-        let (checked, passed) = self.prefilter_seen;
-        self.prefilter_seen = (
-            checked + prepared.prefilter.0,
-            passed + prepared.prefilter.1,
-        );
         for item in prepared.items {
             match item {
                 PreparedItem::Fired(fired) => {
@@ -1139,12 +1144,27 @@ enum Pending {
     Fire(Box<AlertResult>, Option<Counted>),
 }
 
+/// How many events the prefilter checked and let through (see `Engine::prefilter_pays`).
+#[derive(Debug, Default)]
+struct PrefilterSeen {
+    checked: AtomicU64,
+    passed: AtomicU64,
+}
+
+impl PrefilterSeen {
+    fn add(&self, checked: u64, passed: u64) {
+        if checked > 0 {
+            self.checked.fetch_add(checked, Ordering::Relaxed);
+            self.passed.fetch_add(passed, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The events of one buffer evaluated by [`Engine::prepare_records`], waiting to be applied
 /// in order by [`Engine::settle`] (which applies thresholds and counts).
 #[derive(Debug, Default)]
 pub struct Prepared {
     events: u64,
-    prefilter: (u64, u64),
     cancelled: bool,
     items: Vec<PreparedItem>,
 }
