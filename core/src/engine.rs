@@ -721,10 +721,23 @@ impl Engine {
         let work = |start: usize, part: &[&'a [u8]]| -> Found {
             let mut found = Vec::new();
             let (mut scratch, mut cands, mut ms) = (String::new(), Vec::new(), Vec::new());
+            // The prefilter adapts as in `prepare_records`.
+            let mut use_prefilter = this.prefilter.is_some() && this.prefilter_pays();
+            let mut seen = (0u64, 0u64);
             for (k, t) in part.iter().enumerate() {
+                if k % 1024 == 1023 {
+                    this.prefilter_seen.add(seen.0, seen.1);
+                    seen = (0, 0);
+                    use_prefilter = use_prefilter && this.prefilter_pays();
+                }
                 let trimmed = t.trim_ascii();
-                if looks_like_object(trimmed) && !this.may_match(trimmed) {
-                    continue;
+                if use_prefilter && looks_like_object(trimmed) {
+                    let pass = this.may_match(trimmed);
+                    seen.0 += 1;
+                    seen.1 += u64::from(pass);
+                    if !pass {
+                        continue;
+                    }
                 }
                 let parsed = std::str::from_utf8(t)
                     .map_err(|e| format!("not UTF-8: {e}"))
@@ -741,6 +754,7 @@ impl Engine {
                     Err(e) => found.push((start + k, Err(e))),
                 }
             }
+            this.prefilter_seen.add(seen.0, seen.1);
             found
         };
         let parts: Vec<Found> = if threads <= 1 {
