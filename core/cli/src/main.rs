@@ -336,6 +336,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     let pending: std::cell::RefCell<Vec<AlertResult>> = std::cell::RefCell::new(Vec::new());
     let mut problems = 0u64;
     let mut write_error: Option<std::io::Error> = None;
+    // When the reader of stdout goes away (`| head`) and nothing else needs the results (no
+    // --db, no notifications), the scan stops instead of reading the rest of the archive.
+    let reader_gone = std::sync::atomic::AtomicBool::new(false);
     let mut stored_new = 0usize;
     let mut store_error: Option<String> = None;
     let keep = store.is_some() || notifier.is_some();
@@ -352,6 +355,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
             if write_error.is_none()
                 && let Err(e) = out.borrow_mut().write(&r)
             {
+                if e.kind() == std::io::ErrorKind::BrokenPipe && !keep {
+                    reader_gone.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 write_error = Some(e);
             }
             if keep {
@@ -411,7 +417,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
                 );
             }
         },
-        None,
+        Some(&reader_gone),
     )
     .map_err(|e| Fatal(1, e.to_string()))?;
     if progress {

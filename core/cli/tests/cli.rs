@@ -615,3 +615,51 @@ fn a_foreign_database_is_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn scan_stops_when_stdout_closes_early() {
+    // 40 files whose results (~15 MB of CSV) overflow any pipe buffer.
+    let dir = std::env::temp_dir().join(format!("trailalerts-head-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in 0..40 {
+        let recs: Vec<String> = (0..2000)
+            .map(|k| format!(r#"{{"eventID":"e{f}-{k}","eventTime":"2024-05-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","userIdentity":{{"type":"IAMUser","userName":"mallory"}}}}"#))
+            .collect();
+        std::fs::write(
+            dir.join(format!("log-{f:02}.json")),
+            format!("{{\"Records\":[{}]}}", recs.join(",")),
+        )
+        .unwrap();
+    }
+    let mut child = bin()
+        .args(["scan", "--output", "csv", "--threads", "1"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert!(first.starts_with(b"id,alert_id"));
+    drop(stdout); // like `| head -1` exiting
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit 0 when the reader goes away: {err}"
+    );
+    assert!(!err.contains("Broken pipe"), "{err}");
+    let files: usize = err
+        .split("Scanned ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        files < 40,
+        "the scan stopped early, after {files} of 40 files"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
