@@ -720,41 +720,24 @@ impl Engine {
         type Found = Vec<(usize, Result<Vec<Pending>, String>)>;
         let work = |start: usize, part: &[&'a [u8]]| -> Found {
             let mut found = Vec::new();
-            let (mut scratch, mut cands, mut ms) = (String::new(), Vec::new(), Vec::new());
-            // The prefilter adapts as in `prepare_records`.
-            let mut use_prefilter = this.prefilter.is_some() && this.prefilter_pays();
-            let mut seen = (0u64, 0u64);
+            let mut w = Worker::new(this);
             for (k, t) in part.iter().enumerate() {
-                if k % 1024 == 1023 {
-                    this.prefilter_seen.add(seen.0, seen.1);
-                    seen = (0, 0);
-                    use_prefilter = use_prefilter && this.prefilter_pays();
-                }
                 let trimmed = t.trim_ascii();
-                if use_prefilter && looks_like_object(trimmed) {
-                    let pass = this.may_match(trimmed);
-                    seen.0 += 1;
-                    seen.1 += u64::from(pass);
-                    if !pass {
-                        continue;
-                    }
+                if looks_like_object(trimmed) && !w.may_match(trimmed) {
+                    continue;
                 }
                 let parsed = std::str::from_utf8(t)
                     .map_err(|e| format!("not UTF-8: {e}"))
                     .and_then(Event::parse);
                 match parsed {
                     Ok(ev) => {
-                        ms.clear();
-                        this.matches_with(&ev, &mut scratch, &mut cands, &mut ms);
-                        if !ms.is_empty() {
-                            let prepared = ms.iter().map(|m| this.prepare(m.alert, &ev)).collect();
+                        if let Some(prepared) = w.prepare(&ev) {
                             found.push((start + k, Ok(prepared)));
                         }
                     }
                     Err(e) => found.push((start + k, Err(e))),
                 }
             }
-            this.prefilter_seen.add(seen.0, seen.1);
             found
         };
         let parts: Vec<Found> = if threads <= 1 {
@@ -820,20 +803,11 @@ impl Engine {
         cancel: Option<&std::sync::atomic::AtomicBool>,
     ) -> Prepared {
         let mut p = Prepared::default();
-        let mut use_prefilter = self.prefilter.is_some() && self.prefilter_pays();
-        // Counted locally and shared every 1,024 records: workers on other files learn from
-        // this one without contending on every event.
-        let mut seen = (0u64, 0u64);
-        let (mut scratch, mut cands, mut ms) = (String::new(), Vec::new(), Vec::new());
+        let mut w = Worker::new(self);
         for (n, rec) in crate::source::Records::new(buf).enumerate() {
-            if n % 1024 == 1023 {
-                if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                    p.cancelled = true;
-                    break;
-                }
-                self.prefilter_seen.add(seen.0, seen.1);
-                seen = (0, 0);
-                use_prefilter = use_prefilter && self.prefilter_pays();
+            if n % 1024 == 1023 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                p.cancelled = true;
+                break;
             }
             let rec = match rec {
                 Ok(r) => r,
@@ -843,22 +817,14 @@ impl Engine {
                     continue;
                 }
             };
-            if use_prefilter {
-                let pass = self.may_match(rec.value.get().as_bytes());
-                seen.0 += 1;
-                seen.1 += u64::from(pass);
-                if !pass {
-                    p.events += 1;
-                    continue;
-                }
+            if !w.may_match(rec.value.get().as_bytes()) {
+                p.events += 1;
+                continue;
             }
             match Event::from_raw_value(rec.value) {
                 Ok(ev) => {
                     p.events += 1;
-                    ms.clear();
-                    self.matches_with(&ev, &mut scratch, &mut cands, &mut ms);
-                    if !ms.is_empty() {
-                        let fired = ms.iter().map(|m| self.prepare(m.alert, &ev)).collect();
+                    if let Some(fired) = w.prepare(&ev) {
                         p.items.push(PreparedItem::Fired(fired));
                     }
                 }
@@ -870,7 +836,6 @@ impl Engine {
                 }
             }
         }
-        self.prefilter_seen.add(seen.0, seen.1);
         p
     }
 
@@ -1156,6 +1121,71 @@ enum Pending {
     Untimed,
     /// A result, fired at once or when its threshold group reaches the count.
     Fire(Box<AlertResult>, Option<Counted>),
+}
+
+/// One thread's use of an engine while it prepares events without changing it: reusable
+/// scratch buffers, and the adaptive prefilter (consulted while it pays; its statistics are
+/// shared with the engine every 1,024 checks, so other workers learn without contending on
+/// every event).
+struct Worker<'e> {
+    engine: &'e Engine,
+    prefilter: bool,
+    seen: (u64, u64),
+    scratch: String,
+    cands: Vec<usize>,
+    matches: Vec<Match>,
+}
+
+impl<'e> Worker<'e> {
+    fn new(engine: &'e Engine) -> Self {
+        Self {
+            engine,
+            prefilter: engine.prefilter.is_some() && engine.prefilter_pays(),
+            seen: (0, 0),
+            scratch: String::new(),
+            cands: Vec::new(),
+            matches: Vec::new(),
+        }
+    }
+
+    /// False when no alert can match `raw` (always true once the prefilter stopped paying).
+    fn may_match(&mut self, raw: &[u8]) -> bool {
+        if !self.prefilter {
+            return true;
+        }
+        let pass = self.engine.may_match(raw);
+        self.seen.0 += 1;
+        self.seen.1 += u64::from(pass);
+        if self.seen.0 == 1024 {
+            self.flush();
+            self.prefilter = self.engine.prefilter_pays();
+        }
+        pass
+    }
+
+    fn flush(&mut self) {
+        self.engine.prefilter_seen.add(self.seen.0, self.seen.1);
+        self.seen = (0, 0);
+    }
+
+    /// The prepared outcomes of the alerts `ev` matches, or `None` when none does.
+    fn prepare(&mut self, ev: &Event<'_>) -> Option<Vec<Pending>> {
+        self.matches.clear();
+        self.engine
+            .matches_with(ev, &mut self.scratch, &mut self.cands, &mut self.matches);
+        (!self.matches.is_empty()).then(|| {
+            self.matches
+                .iter()
+                .map(|m| self.engine.prepare(m.alert, ev))
+                .collect()
+        })
+    }
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// How many events the prefilter checked and let through (see `Engine::prefilter_pays`).

@@ -163,6 +163,22 @@ impl ScanProblem {
     }
 }
 
+/// Counts `results` in the summary and hands them to `on_result`, emptying the vector.
+fn emit(
+    results: &mut Vec<AlertResult>,
+    summary: &mut ScanSummary,
+    on_result: &mut dyn FnMut(AlertResult),
+) {
+    for r in results.drain(..) {
+        summary.results += 1;
+        *summary
+            .results_by_alert
+            .entry(r.alert_id.clone())
+            .or_default() += 1;
+        on_result(r);
+    }
+}
+
 /// Evaluates every record of one in-memory buffer (already inflated), in record order. Stops
 /// early when `cancel` is set (checked every 1,024 records).
 pub fn scan_buffer(
@@ -198,14 +214,7 @@ pub fn scan_buffer(
                 continue;
             }
         }
-        for r in results.drain(..) {
-            summary.results += 1;
-            *summary
-                .results_by_alert
-                .entry(r.alert_id.clone())
-                .or_default() += 1;
-            on_result(r);
-        }
+        emit(&mut results, summary, on_result);
     }
 }
 
@@ -360,14 +369,7 @@ pub fn scan_paths_on(
                     for p in problems.drain(..) {
                         on_problem(ScanProblem::Record(p));
                     }
-                    for r in results.drain(..) {
-                        summary.results += 1;
-                        *summary
-                            .results_by_alert
-                            .entry(r.alert_id.clone())
-                            .or_default() += 1;
-                        on_result(r);
-                    }
+                    emit(&mut results, &mut summary, on_result);
                 }
                 FileOutcome::Unreadable(e) => {
                     summary.unreadable_files += 1;
