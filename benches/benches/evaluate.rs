@@ -4,32 +4,16 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use trailalerts::{Engine, Event};
-use trailalerts_benches::{custom_alerts, events};
+use trailalerts_benches::{engine_with, events};
 
 const N: usize = 20_000;
 
-/// `total` alerts: 25 is the 15 CIS built-ins plus 10 custom alerts; larger sets are the whole
-/// built-in catalog plus custom alerts.
+// As the CLI and the bindings run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn engine(total: usize) -> Engine {
-    let builtin = trailalerts::builtin_alerts();
-    let base: Vec<_> = if total < builtin.len() {
-        builtin
-            .into_iter()
-            .filter(|a| a.id.starts_with("cis-"))
-            .collect()
-    } else {
-        builtin
-    };
-    let custom = total.saturating_sub(base.len());
-    let mut b = Engine::builder().builtin(false).alerts(base);
-    if custom > 0 {
-        b = b
-            .alerts_json(&custom_alerts(custom, 7))
-            .unwrap_or_else(|e| unreachable(e));
-    }
-    let e = b.build().unwrap_or_else(|e| unreachable(e));
-    assert_eq!(e.alerts().count(), total);
-    e
+    engine_with(total).unwrap_or_else(|e| unreachable(e))
 }
 
 #[expect(clippy::panic, reason = "bench setup")]

@@ -338,3 +338,30 @@ pub fn custom_alerts(n: usize, seed: u64) -> String {
     }
     format!("[{}]", out.join(","))
 }
+
+/// An engine with `total` alerts, as the benches use them: 25 is the 15 CIS built-ins plus 10
+/// custom alerts; larger sets are the whole built-in catalog plus `total - 57` custom alerts
+/// ([`custom_alerts`], seed 7).
+pub fn engine_with(total: usize) -> Result<trailalerts::Engine, String> {
+    let builtin = trailalerts::builtin_alerts();
+    let base: Vec<_> = if total < builtin.len() {
+        builtin
+            .into_iter()
+            .filter(|a| a.id.starts_with("cis-"))
+            .collect()
+    } else {
+        builtin
+    };
+    let custom = total.saturating_sub(base.len());
+    let mut b = trailalerts::Engine::builder().builtin(false).alerts(base);
+    if custom > 0 {
+        b = b
+            .alerts_json(&custom_alerts(custom, 7))
+            .map_err(|e| e.to_string())?;
+    }
+    let e = b.build().map_err(|e| e.to_string())?;
+    if e.alerts().count() != total {
+        return Err(format!("{} alerts, not {total}", e.alerts().count()));
+    }
+    Ok(e)
+}

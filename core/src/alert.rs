@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::AlertError;
-use crate::event::{Event, Outcome, lookup_all};
+use crate::event::{Event, Outcome, UserNames, lookup_all};
 use crate::glob::{Glob, GlobList};
 use crate::pattern::FilterPattern;
 
@@ -575,9 +575,19 @@ struct Condition {
     path: Vec<String>,
     present: bool,
     value: Option<Glob>,
+    // Text every matching value contains (see `Needle`), for `present` conditions with a value.
+    needle: Option<Needle>,
 }
 
 impl Condition {
+    /// Whether the raw text of the subtree (`requestParameters` or `responseElements`) already
+    /// shows this condition cannot hold, without building its JSON tree.
+    fn ruled_out(&self, text: Option<&str>) -> bool {
+        self.needle
+            .as_ref()
+            .is_some_and(|n| text.is_none_or(|t| n.absent_from(t)))
+    }
+
     fn check(&self, root: Option<&Value>) -> bool {
         let mut found = Vec::new();
         if let Some(root) = root {
@@ -620,6 +630,68 @@ pub(crate) fn needle_cost(v: &[String]) -> usize {
             }
         })
         .sum()
+}
+
+/// What the alerts checked against one event share, worked out on first use (the user
+/// names are gathered once, not once per candidate alert).
+#[derive(Debug, Default)]
+pub(crate) struct Facts<'e> {
+    names: std::cell::OnceCell<UserNames<'e>>,
+}
+
+/// Whether every string of this JSON text appears in it verbatim up to ASCII case: no escape
+/// sequences, and no character whose Unicode lowercase is ASCII (U+212A KELVIN SIGN lowercases
+/// to `k`, U+0130 to `i` + a combining dot). Globs match case-insensitively after Unicode
+/// lowercasing, so only in such text does "the literal is not in the text" prove "no value
+/// matches".
+pub(crate) fn searchable(text: &[u8]) -> bool {
+    memchr::memchr(b'\\', text).is_none() && (text.is_ascii() || !folds_to_ascii(text))
+}
+
+/// Whether the text holds a character whose Unicode lowercase contains ASCII letters.
+pub(crate) fn folds_to_ascii(text: &[u8]) -> bool {
+    ["\u{212a}", "\u{130}"]
+        .iter()
+        .any(|c| memchr::memmem::find(text, c.as_bytes()).is_some())
+}
+
+/// The literal runs of a set of globs, one of which every value any of them matches contains,
+/// searched ASCII case-insensitively in raw event text: when none occurs in searchable text
+/// (see [`searchable`]), no value there can match, and the filter fails without parsing.
+#[derive(Debug, Clone)]
+struct Needle(aho_corasick::AhoCorasick);
+
+impl Needle {
+    /// `None` when some glob has no usable literal (under 3 bytes, non-ASCII) or when a literal
+    /// could be the text of a number (numbers are compared by their canonical text, which need
+    /// not appear in the raw event: `500` may be written `5e2`).
+    fn new(globs: &[Glob]) -> Option<Self> {
+        if globs.is_empty() {
+            return None;
+        }
+        let mut lits = Vec::with_capacity(globs.len());
+        for g in globs {
+            let l = g.longest_literal();
+            let numeric = l
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
+            if l.len() < 3 || !l.is_ascii() || numeric {
+                return None;
+            }
+            lits.push(l);
+        }
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(lits)
+            .ok()
+            .map(Self)
+    }
+
+    /// True when `text` is searchable and contains none of the literals.
+    fn absent_from(&self, text: &str) -> bool {
+        let t = text.as_bytes();
+        searchable(t) && !self.0.is_match(t)
+    }
 }
 
 /// A compiled alert.
@@ -689,10 +761,14 @@ fn conditions(
                 .map(Glob::new)
                 .transpose()
                 .map_err(|e| AlertError::new(id, format!("{field}[{i}].value"), e))?;
+            let needle = value
+                .as_ref()
+                .and_then(|g| Needle::new(std::slice::from_ref(g)));
             Ok(Condition {
                 path,
                 present: c.present,
                 value,
+                needle,
             })
         })
         .collect()
@@ -919,7 +995,12 @@ impl CompiledAlert {
     }
 
     /// Every filter but ignores and the threshold.
-    pub(crate) fn filters_match(&self, ev: &Event<'_>, aws: &crate::engine::AwsRanges) -> bool {
+    pub(crate) fn filters_match<'e>(
+        &self,
+        ev: &'e Event<'_>,
+        aws: &crate::engine::AwsRanges,
+        facts: &Facts<'e>,
+    ) -> bool {
         let d = &self.def;
         if !self.regions.matches_opt(ev.region())
             || !self.services.matches_opt(ev.event_source())
@@ -930,8 +1011,11 @@ impl CompiledAlert {
         if d.response != ResponseFilter::All && !d.response.accepts(ev.outcome()) {
             return false;
         }
-        if !self.users.is_empty() && !ev.user_names_iter().any(|u| self.users.matches(u)) {
-            return false;
+        if !self.users.is_empty() {
+            let names = facts.names.get_or_init(|| ev.user_name_set());
+            if !self.users.matches_any(names.as_slice(), names.all_ascii()) {
+                return false;
+            }
         }
         if let Some(ips) = &d.source_ips {
             let addr = ev.source_ip_addr();
@@ -960,12 +1044,20 @@ impl CompiledAlert {
             }
         }
         if !self.request.is_empty() {
+            let text = ev.request_parameters_text();
+            if self.request.iter().any(|c| c.ruled_out(text)) {
+                return false;
+            }
             let root = ev.request_parameters();
             if !self.request.iter().all(|c| c.check(root)) {
                 return false;
             }
         }
         if !self.response.is_empty() {
+            let text = ev.response_elements_text();
+            if self.response.iter().any(|c| c.ruled_out(text)) {
+                return false;
+            }
             let root = ev.response_elements();
             if !self.response.iter().all(|c| c.check(root)) {
                 return false;

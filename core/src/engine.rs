@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::IpNet;
 
-use crate::alert::{AlertDef, CompiledAlert, GroupKey, Ignore, IgnoreDef};
+use crate::alert::{AlertDef, CompiledAlert, Facts, GroupKey, Ignore, IgnoreDef};
 use crate::error::AlertError;
 use crate::event::{Event, FieldRef};
 use crate::result::{AlertResult, stable_id};
@@ -280,9 +280,9 @@ impl EngineBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         let mut engine = Engine {
             alerts,
-            by_name: HashMap::new(),
+            by_name: IndexMap::default(),
             by_prefix: Vec::new(),
-            by_source: HashMap::new(),
+            by_source: IndexMap::default(),
             always: Vec::new(),
             global_ignores: ignores,
             aws: self.aws,
@@ -321,10 +321,10 @@ pub struct Match {
 #[derive(Debug, Clone)]
 pub struct Engine {
     alerts: Vec<CompiledAlert>,
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: IndexMap,
     // Event-name prefixes of wildcard globs, grouped by prefix length (few distinct lengths).
-    by_prefix: Vec<(usize, HashMap<String, Vec<usize>>)>,
-    by_source: HashMap<String, Vec<usize>>,
+    by_prefix: Vec<(usize, IndexMap)>,
+    by_source: IndexMap,
     always: Vec<usize>,
     global_ignores: Vec<Ignore>,
     aws: AwsRanges,
@@ -341,6 +341,32 @@ pub struct Engine {
     // (a parallel scan's workers learn together); results never depend on it.
     prefilter_seen: Arc<PrefilterSeen>,
 }
+
+/// FNV-1a for the index maps. Their keys come from alert definitions and events only look
+/// them up (never insert), so a keyed hash buys nothing there, and SipHash costs more than the
+/// rest of the lookup for names this short.
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Alerts by lowercase event name, prefix or source.
+type IndexMap = HashMap<String, Vec<usize>, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Literal searches for the alerts the index cannot reach by event name or service.
 #[derive(Debug, Clone)]
@@ -469,7 +495,7 @@ impl Engine {
         self.by_prefix.clear();
         self.by_source.clear();
         self.always.clear();
-        let mut prefixes: HashMap<usize, HashMap<String, Vec<usize>>> = HashMap::new();
+        let mut prefixes: HashMap<usize, IndexMap> = HashMap::new();
         for (i, a) in self.alerts.iter().enumerate() {
             if !a.def.enabled {
                 continue;
@@ -593,6 +619,11 @@ impl Engine {
 
     /// Whether a lowercased event name / source hits the index.
     fn in_index(&self, value: &[u8], source: bool) -> bool {
+        // The index holds Unicode-lowercased names; only two characters lowercase to ASCII
+        // (see `alert::folds_to_ascii`): with them, let the parser decide.
+        if !value.is_ascii() && crate::alert::folds_to_ascii(value) {
+            return true;
+        }
         let mut buf = [0u8; 128];
         let Some(dst) = buf.get_mut(..value.len()) else {
             return true;
@@ -661,7 +692,11 @@ impl Engine {
         if !self.by_source.is_empty() && source.is_none_or(|s| self.in_index(s, true)) {
             return true;
         }
-        pf.ci.as_ref().is_some_and(|a| a.is_match(raw))
+        // Case-insensitive literals are ASCII; a value could still match one through Unicode
+        // lowercasing (KELVIN SIGN is `k`), so such text is parsed.
+        pf.ci.as_ref().is_some_and(|a| {
+            a.is_match(raw) || (!raw.is_ascii() && crate::alert::folds_to_ascii(raw))
+        })
     }
 
     /// Evaluates a batch of event texts (e.g. the lines of a JSON Lines buffer) on up to
@@ -908,11 +943,18 @@ impl Engine {
         out: &mut Vec<Match>,
     ) {
         self.candidates(ev, scratch, cands);
+        let facts = Facts::default();
         for &i in cands.iter() {
-            if self.passes(i, ev) {
+            if self.passes(i, ev, &facts) {
                 out.push(Match { alert: i });
             }
         }
+    }
+
+    fn passes<'e>(&self, i: usize, ev: &'e Event<'_>, facts: &Facts<'e>) -> bool {
+        self.alerts
+            .get(i)
+            .is_some_and(|a| a.filters_match(ev, &self.aws, facts))
     }
 
     fn candidates(&self, ev: &Event<'_>, scratch: &mut String, out: &mut Vec<usize>) {
@@ -938,7 +980,12 @@ impl Engine {
             && let Some(src) = ev.event_source()
         {
             scratch.clear();
-            scratch.push_str(&src.to_lowercase());
+            if src.is_ascii() {
+                scratch.push_str(src);
+                scratch.make_ascii_lowercase();
+            } else {
+                scratch.push_str(&src.to_lowercase());
+            }
             if let Some(v) = self.by_source.get(scratch.as_str()) {
                 out.extend_from_slice(v);
             }
@@ -946,13 +993,6 @@ impl Engine {
         out.extend_from_slice(&self.always);
         out.sort_unstable();
         out.dedup();
-    }
-
-    fn passes(&self, i: usize, ev: &Event<'_>) -> bool {
-        let Some(a) = self.alerts.get(i) else {
-            return false;
-        };
-        a.filters_match(ev, &self.aws)
     }
 
     /// The ignore silencing alert `i` for `ev`: (ignore id, global?).
@@ -1024,8 +1064,9 @@ impl Engine {
         let mut cands = std::mem::take(&mut self.cands);
         let mut scratch = std::mem::take(&mut self.scratch);
         self.candidates(ev, &mut scratch, &mut cands);
+        let facts = Facts::default();
         for &i in &cands {
-            if self.passes(i, ev) {
+            if self.passes(i, ev, &facts) {
                 self.apply(i, ev, out);
             }
         }

@@ -15,8 +15,15 @@ enum Fast {
     Prefix(String),
     Suffix(String),
     Contains(String),
-    // Only `*` and `?` wildcards, ASCII: matched without the regex engine.
-    Wild(Vec<u8>),
+    // Only `*` and `?` wildcards, ASCII: matched without the regex engine. `head`/`tail` are
+    // the literal bytes before the first and after the last wildcard: checking them first
+    // rejects most values (`arn:aws:iam::*:role/Admin` against other ARNs) without the
+    // backtracking loop.
+    Wild {
+        pattern: Vec<u8>,
+        head: usize,
+        tail: usize,
+    },
     Complex,
 }
 
@@ -124,7 +131,19 @@ impl Glob {
                         .is_some_and(|t| t.eq_ignore_ascii_case(p.as_bytes()))
             }
             Fast::Contains(p) => contains_ignore_ascii_case(v, p.as_bytes()),
-            Fast::Wild(p) => wild_match(p, v),
+            Fast::Wild {
+                pattern,
+                head,
+                tail,
+            } => {
+                let edges = v.len() >= head + tail
+                    && matches!((pattern.get(..*head), v.get(..*head)), (Some(p), Some(x)) if x.eq_ignore_ascii_case(p))
+                    && matches!(
+                        (pattern.get(pattern.len() - tail..), v.get(v.len() - tail..)),
+                        (Some(p), Some(x)) if x.eq_ignore_ascii_case(p)
+                    );
+                edges && wild_match(pattern, v)
+            }
             Fast::Complex => self.matcher.is_match(value),
         }
     }
@@ -216,7 +235,17 @@ fn classify(p: &str) -> Fast {
         (false, true) if inner(core) => Fast::Prefix(core.to_owned()),
         (true, false) if inner(core) => Fast::Suffix(core.to_owned()),
         (true, true) if inner(core) => Fast::Contains(core.to_owned()),
-        _ if !lower.contains(['[', ']', '{', '}', '\\']) => Fast::Wild(lower.into_bytes()),
+        _ if !lower.contains(['[', ']', '{', '}', '\\']) => {
+            let wild = |c: &u8| matches!(c, b'*' | b'?');
+            let b = lower.as_bytes();
+            let head = b.iter().position(wild).unwrap_or(b.len());
+            let tail = b.iter().rev().position(wild).unwrap_or(b.len());
+            Fast::Wild {
+                head,
+                tail,
+                pattern: lower.into_bytes(),
+            }
+        }
         _ => Fast::Complex,
     }
 }
@@ -249,6 +278,16 @@ impl GlobList {
     pub fn matches(&self, value: &str) -> bool {
         let ascii = value.is_ascii();
         self.globs.iter().any(|g| g.is_match_known(value, ascii))
+    }
+    /// Whether any glob matches any of `values`; `ascii` says all of them are ASCII.
+    pub(crate) fn matches_any(&self, values: &[&str], ascii: bool) -> bool {
+        if ascii {
+            self.globs
+                .iter()
+                .any(|g| values.iter().any(|v| g.is_match_known(v, true)))
+        } else {
+            values.iter().any(|v| self.matches(v))
+        }
     }
     /// Empty lists match anything; otherwise a missing value never matches.
     pub fn matches_opt(&self, value: Option<&str>) -> bool {
@@ -315,6 +354,36 @@ mod tests {
                 want,
                 "matcher {p} vs {v}"
             );
+        }
+    }
+
+    #[test]
+    fn wildcard_fast_path_agrees_with_matcher_exhaustively() {
+        // Every pattern over {a, B, *, ?} up to 5 characters against every value over {a, b}
+        // up to 5 characters: the edge checks and the backtracking loop agree with globset.
+        fn all(alphabet: &[char], max: usize) -> Vec<String> {
+            let mut out = vec![String::new()];
+            let mut frontier = vec![String::new()];
+            for _ in 0..max {
+                let next: Vec<String> = frontier
+                    .iter()
+                    .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                    .collect();
+                out.extend(next.iter().cloned());
+                frontier = next;
+            }
+            out
+        }
+        let values = all(&['a', 'b'], 5);
+        for p in all(&['a', 'B', '*', '?'], 5) {
+            let g = Glob::new(&p).unwrap();
+            for v in &values {
+                assert_eq!(
+                    g.is_match(v),
+                    g.matcher.is_match(v.to_lowercase()),
+                    "{p} vs {v}"
+                );
+            }
         }
     }
 

@@ -62,6 +62,72 @@ proptest! {
             prop_assert_eq!(!e.evaluate(&ev).is_empty(), want, "{:?} on {:?}", pattern, ids);
         }
     }
+
+    /// `request_parameters` value conditions (which first look for the value's literal in the
+    /// raw text, skipping the parse when it is absent) agree with the glob applied to every
+    /// scalar at the path of the parsed tree: values written with escapes, characters whose
+    /// lowercase is ASCII (KELVIN SIGN), numbers and booleans included. The byte prefilter
+    /// (`evaluate_text`) agrees with evaluating the parsed event.
+    #[test]
+    fn request_conditions_agree_with_globs(
+        a in user_name(),
+        vals in prop::collection::vec(user_name(), 0..4),
+        escaped in any::<bool>(),
+        num in 0u32..2000,
+        shape in 0usize..4,
+        pick in 0usize..3,
+    ) {
+        // Patterns often taken from a value (as written, or with KELVIN SIGN spelled `k`), so
+        // that matches through escapes and case folding are exercised, not only misses.
+        let a = match (pick, vals.first()) {
+            (0, Some(v)) => v.clone(),
+            (1, Some(v)) => v.replace('\u{212a}', "k"),
+            _ => a,
+        };
+        let mut items: Vec<String> = vals.iter().map(|v| serde_json::to_string(v).unwrap()).collect();
+        if escaped && let Some(first) = vals.first() {
+            // The first character as a \u escape (a surrogate pair beyond the BMP).
+            let mut chars = first.chars();
+            let c = chars.next().unwrap();
+            let mut units = [0u16; 2];
+            let esc: String = c.encode_utf16(&mut units).iter().map(|u| format!("\\u{u:04x}")).collect();
+            items[0] = format!("\"{esc}{}\"", serde_json::to_string(chars.as_str()).unwrap().trim_matches('"'));
+        }
+        items.push(num.to_string());
+        items.push("true".to_owned());
+        let text = format!(r#"{{"eventName":"X","requestParameters":{{"v":[{}]}}}}"#, items.join(","));
+        let pattern = match shape {
+            0 => escape(&a),
+            1 => format!("*{}*", escape(&a)),
+            2 => num.to_string(),
+            _ => format!("{}*", escape(&a)),
+        };
+        let g = Glob::new(&pattern).unwrap();
+        let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut found = Vec::new();
+        trailalerts::lookup_all(&tree["requestParameters"], &["v"], &mut found);
+        let want = found.iter().any(|v| match v {
+            serde_json::Value::String(s) => g.is_match(s),
+            serde_json::Value::Number(n) => g.is_match(&n.to_string()),
+            serde_json::Value::Bool(b) => g.is_match(&b.to_string()),
+            _ => false,
+        });
+        for alert in [
+            serde_json::json!({"id": "p", "name": "p", "risk": "low", "request_parameters": [{"path": "v", "value": pattern}]}),
+            serde_json::json!({"id": "r", "name": "r", "risk": "low", "resources": [pattern]}),
+        ] {
+            let mut e = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
+            let ev = Event::parse(&text).unwrap();
+            let fired = !e.evaluate(&ev).is_empty();
+            if alert["id"] == "p" {
+                prop_assert_eq!(fired, want, "{} on {}", pattern, text);
+            }
+            let mut out = Vec::new();
+            let mut fresh = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
+            fresh.evaluate_text(&text, &mut out).unwrap();
+            prop_assert_eq!(!out.is_empty(), fired, "prefilter: {} on {}", alert, text);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
