@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use trailalerts::{Engine, Event};
-use trailalerts_benches::{engine_with, events};
+use trailalerts_benches::{engine_of, events};
 
 const N: usize = 20_000;
 
@@ -12,8 +12,16 @@ const N: usize = 20_000;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn engine(total: usize) -> Engine {
-    engine_with(total).unwrap_or_else(|e| unreachable(e))
+/// The alert sets: 25 alerts, 500 alerts whose custom alerts all watch the generated events'
+/// calls (the index's worst case), and 500 whose custom alerts spread over real API calls.
+const SETS: [(&str, usize, bool); 3] = [
+    ("25_alerts", 25, false),
+    ("500_alerts", 500, false),
+    ("500_alerts_wide", 500, true),
+];
+
+fn engine(total: usize, wide: bool) -> Engine {
+    engine_of(total, wide).unwrap_or_else(|e| unreachable(e))
 }
 
 #[expect(clippy::panic, reason = "bench setup")]
@@ -42,9 +50,9 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("evaluate");
     g.throughput(Throughput::Elements(N as u64));
-    for total in [25usize, 500] {
-        let mut eng = engine(total);
-        g.bench_function(format!("{total}_alerts"), |b| {
+    for (label, total, wide) in SETS {
+        let mut eng = engine(total, wide);
+        g.bench_function(label, |b| {
             b.iter(|| {
                 let mut out = Vec::new();
                 let mut n = 0;
@@ -63,9 +71,9 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("parse_and_evaluate");
     g.throughput(Throughput::Bytes(bytes as u64));
-    for total in [25usize, 500] {
-        let mut eng = engine(total);
-        g.bench_function(format!("{total}_alerts"), |b| {
+    for (label, total, wide) in SETS {
+        let mut eng = engine(total, wide);
+        g.bench_function(label, |b| {
             b.iter(|| {
                 let mut out = Vec::new();
                 let mut n = 0;
@@ -85,9 +93,9 @@ fn bench(c: &mut Criterion) {
     // The path scans and the bindings take: skip the parse when no alert can match.
     let mut g = c.benchmark_group("prefilter_parse_evaluate");
     g.throughput(Throughput::Bytes(bytes as u64));
-    for total in [25usize, 500] {
-        let mut eng = engine(total);
-        g.bench_function(format!("{total}_alerts"), |b| {
+    for (label, total, wide) in SETS {
+        let mut eng = engine(total, wide);
+        g.bench_function(label, |b| {
             b.iter(|| {
                 let mut out = Vec::new();
                 let mut n = 0;

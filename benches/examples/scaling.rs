@@ -1,9 +1,13 @@
-//! How the cost per event grows with the number of alerts: parse + evaluate 20,000 alert-heavy
-//! events one at a time with 25 and with N alerts (default 500), alternating, best of ROUNDS.
+//! How the cost per event grows with the number of alerts: parse + evaluate 20,000 events (the
+//! alert-heavy or the production mix) one at a time with 25 and with N alerts (default 500),
+//! alternating, best of ROUNDS.
 //! Both the typed-parse path (`Event::parse` + `evaluate_into`) and the path scans, `watch` and
 //! the bindings take (`evaluate_text`: prefilter, parse, evaluate) are timed.
 //!
-//! `cargo run --release -p trailalerts-benches --example scaling -- [N] [ROUNDS]`
+//! The N-alert set is the catalog plus custom alerts on the generated events' 27 calls (the
+//! worst case for the index), or with `wide` on calls spread over 274 real API calls.
+//!
+//! `cargo run --release -p trailalerts-benches --example scaling -- [N] [ROUNDS] [alert-heavy|production] [wide]`
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -22,9 +26,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(500);
     let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(15);
-    let raw = trailalerts_benches::events(20_000, 42);
-    let mut engines =
-        [25, n].map(|t| trailalerts_benches::engine_with(t).unwrap_or_else(|e| fail("engine", e)));
+    let mix = match args.get(3).map(String::as_str) {
+        None | Some("alert-heavy") => trailalerts_benches::Mix::AlertHeavy,
+        Some("production") => trailalerts_benches::Mix::Production,
+        Some(other) => fail("mix", other),
+    };
+    let raw = trailalerts_benches::events_of(20_000, 42, mix);
+    let wide = args.get(4).is_some_and(|a| a == "wide");
+    let mut engines = [25, n]
+        .map(|t| trailalerts_benches::engine_of(t, wide).unwrap_or_else(|e| fail("engine", e)));
     // best[engine][path] in seconds; results[engine]
     let mut best = [[f64::MAX; 2]; 2];
     let mut results = [0usize; 2];

@@ -655,42 +655,44 @@ pub(crate) fn folds_to_ascii(text: &[u8]) -> bool {
         .any(|c| memchr::memmem::find(text, c.as_bytes()).is_some())
 }
 
-/// The literal runs of a set of globs, one of which every value any of them matches contains,
-/// searched ASCII case-insensitively in raw event text: when none occurs in searchable text
-/// (see [`searchable`]), no value there can match, and the filter fails without parsing.
+/// The longest literal run of a glob, which every value it matches contains, searched ASCII
+/// case-insensitively in raw event text: when it does not occur in searchable text (see
+/// [`searchable`]), no value there can match, and the condition fails without parsing.
 #[derive(Debug, Clone)]
-struct Needle(aho_corasick::AhoCorasick);
+struct Needle {
+    // Lowercase ASCII, at least 3 bytes.
+    lit: Vec<u8>,
+}
 
 impl Needle {
-    /// `None` when some glob has no usable literal (under 3 bytes, non-ASCII) or when a literal
-    /// could be the text of a number (numbers are compared by their canonical text, which need
-    /// not appear in the raw event: `500` may be written `5e2`).
-    fn new(globs: &[Glob]) -> Option<Self> {
-        if globs.is_empty() {
-            return None;
-        }
-        let mut lits = Vec::with_capacity(globs.len());
-        for g in globs {
-            let l = g.longest_literal();
-            let numeric = l
-                .bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
-            if l.len() < 3 || !l.is_ascii() || numeric {
-                return None;
-            }
-            lits.push(l);
-        }
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(lits)
-            .ok()
-            .map(Self)
+    /// `None` when the glob has no usable literal (under 3 bytes, non-ASCII) or when it could
+    /// be the text of a number (numbers are compared by their canonical text, which need not
+    /// appear in the raw event: `500` may be written `5e2`).
+    fn new(glob: &Glob) -> Option<Self> {
+        let l = glob.longest_literal();
+        let numeric = l
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
+        (l.len() >= 3 && l.is_ascii() && !numeric).then(|| Self {
+            lit: l.to_ascii_lowercase().into_bytes(),
+        })
     }
 
-    /// True when `text` is searchable and contains none of the literals.
+    /// True when `text` is searchable and does not contain the literal.
     fn absent_from(&self, text: &str) -> bool {
         let t = text.as_bytes();
-        searchable(t) && !self.0.is_match(t)
+        searchable(t) && !self.found_in(t)
+    }
+
+    fn found_in(&self, t: &[u8]) -> bool {
+        let Some(&first) = self.lit.first() else {
+            return true;
+        };
+        // Candidates start with either case of the first byte (memchr2 runs on SIMD).
+        memchr::memchr2_iter(first, first.to_ascii_uppercase(), t).any(|i| {
+            t.get(i..i + self.lit.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(&self.lit))
+        })
     }
 }
 
@@ -761,9 +763,7 @@ fn conditions(
                 .map(Glob::new)
                 .transpose()
                 .map_err(|e| AlertError::new(id, format!("{field}[{i}].value"), e))?;
-            let needle = value
-                .as_ref()
-                .and_then(|g| Needle::new(std::slice::from_ref(g)));
+            let needle = value.as_ref().and_then(Needle::new);
             Ok(Condition {
                 path,
                 present: c.present,
