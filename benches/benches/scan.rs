@@ -1,7 +1,7 @@
 //! End to end over gzipped CloudTrail log files: inflate only, inflate + parse (the reference
 //! the scan is measured against), and `scan_paths_on` with the CIS alerts, the full catalog,
-//! and the catalog plus 200 custom alerts, on one thread (per core, against the reference)
-//! and on every core. Method and results: benches/README.md.
+//! and the catalog plus 200 custom alerts (on the generated calls, and spread over real API
+//! calls), on one thread (per core, against the reference) and on every core. Method and results: benches/README.md.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -75,14 +75,18 @@ fn bench(c: &mut Criterion) {
             n
         });
     });
-    let mut plus_custom = trailalerts::builtin_alerts();
-    plus_custom.extend(
-        trailalerts::AlertDef::parse_many(
-            &trailalerts_benches::custom_alerts(200, 7),
-            &trailalerts::builtin_alerts(),
-        )
-        .unwrap_or_else(|e| fail(e)),
-    );
+    // The catalog plus 200 custom alerts, all watching the generated events' calls (the
+    // index's worst case), or spread over real API calls as a deployment's are (`wide`).
+    let plus = |custom: String| {
+        let mut all = trailalerts::builtin_alerts();
+        all.extend(
+            trailalerts::AlertDef::parse_many(&custom, &trailalerts::builtin_alerts())
+                .unwrap_or_else(|e| fail(e)),
+        );
+        all
+    };
+    let plus_custom = plus(trailalerts_benches::custom_alerts(200, 7));
+    let plus_wide = plus(trailalerts_benches::custom_alerts_wide(200, 7));
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     for (label, defs, threads) in [
         ("scan_cis/1_thread", cis.clone(), 1),
@@ -99,6 +103,8 @@ fn bench(c: &mut Criterion) {
         ),
         ("scan_catalog_plus_200/1_thread", plus_custom.clone(), 1),
         ("scan_catalog_plus_200/all_cores", plus_custom, cores),
+        ("scan_catalog_plus_200_wide/1_thread", plus_wide.clone(), 1),
+        ("scan_catalog_plus_200_wide/all_cores", plus_wide, cores),
     ] {
         g.bench_function(label, |b| {
             b.iter(|| {
