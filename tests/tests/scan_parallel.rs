@@ -149,24 +149,30 @@ fn same_output_for_any_number_of_threads() {
 #[test]
 fn cancel_stops_a_parallel_scan() {
     let dir = write_logs(40, "cancel");
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let mut engine = Engine::builder().build().unwrap();
-    let mut files_done = 0;
-    let summary = scan_paths_on(
-        2,
-        &mut engine,
-        std::slice::from_ref(&dir),
-        &mut |_| {},
-        &mut |_| {},
-        &mut |_, _, _: &mut Engine| {
-            files_done += 1;
-            if files_done == 3 {
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        },
-        Some(&cancel),
-    )
-    .unwrap();
-    assert_eq!(summary.files, 3, "no file is applied after the cancel");
+    // One thread runs inline (no worker); two use workers: the same rule for both.
+    for threads in [1, 2] {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let mut engine = Engine::builder().build().unwrap();
+        let mut files_done = 0;
+        let summary = scan_paths_on(
+            threads,
+            &mut engine,
+            std::slice::from_ref(&dir),
+            &mut |_| {},
+            &mut |_| {},
+            &mut |_, _, _: &mut Engine| {
+                files_done += 1;
+                if files_done == 3 {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+            Some(&cancel),
+        )
+        .unwrap();
+        assert_eq!(
+            summary.files, 3,
+            "no file is applied after the cancel ({threads} threads)"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -280,10 +280,68 @@ enum FileOutcome {
     Unreadable(FileError),
 }
 
+/// Reads, inflates and prepares one file (the stateless part of a scan).
+fn read_file(
+    rules: &Engine,
+    path: &Path,
+    raw: &mut Vec<u8>,
+    buf: &mut Vec<u8>,
+    cancel: Option<&AtomicBool>,
+) -> FileOutcome {
+    match read_log_into(path, raw, buf) {
+        Ok(damage) => FileOutcome::Read {
+            bytes: buf.len() as u64,
+            damage,
+            prepared: rules.prepare_records(&path.display().to_string(), buf, cancel),
+        },
+        Err(e) => FileOutcome::Unreadable(e),
+    }
+}
+
+/// Applies one prepared file in order: thresholds and counters, then results and problems to
+/// the callbacks. `scratch` holds the reusable result and problem buffers.
+fn apply_file(
+    outcome: FileOutcome,
+    path: &Path,
+    engine: &mut Engine,
+    summary: &mut ScanSummary,
+    scratch: (&mut Vec<AlertResult>, &mut Vec<EventError>),
+    on_result: &mut dyn FnMut(AlertResult),
+    on_problem: &mut dyn FnMut(ScanProblem),
+) {
+    let (results, problems) = scratch;
+    match outcome {
+        FileOutcome::Read {
+            bytes,
+            damage,
+            prepared,
+        } => {
+            summary.files += 1;
+            summary.bytes += bytes;
+            if let Some(problem) = damage {
+                on_problem(ScanProblem::File(FileError::new(path, problem)));
+                summary.bad_records += 1;
+            }
+            summary.events += prepared.events();
+            summary.bad_records += prepared.bad_records();
+            engine.settle(prepared, results, problems);
+            for p in problems.drain(..) {
+                on_problem(ScanProblem::Record(p));
+            }
+            emit(results, summary, on_result);
+        }
+        FileOutcome::Unreadable(e) => {
+            summary.unreadable_files += 1;
+            on_problem(ScanProblem::File(e));
+        }
+    }
+}
+
 /// [`scan_paths`] on `threads` worker threads. Each worker reads, inflates and evaluates whole
 /// files (filters, ignores and results need no shared state); this thread then applies them
 /// in file order (thresholds, statistics, callbacks), so the output is the same for any
-/// number of threads. Workers stay at most a few files ahead, which bounds memory.
+/// number of threads. Workers stay at most a few files ahead, which bounds memory. With one
+/// thread, files are read and applied on the calling thread alone.
 #[allow(
     clippy::too_many_lines,
     reason = "one pipeline: workers, ordering window and settling"
@@ -304,6 +362,29 @@ pub fn scan_paths_on(
     };
     let total = files.len();
     let threads = threads.clamp(1, 64).min(total.max(1));
+    if threads == 1 {
+        // One thread: no worker, everything here (no hand-over between threads, and every
+        // allocation is freed by the thread that made it).
+        let (mut raw, mut buf) = (Vec::new(), Vec::new());
+        let (mut results, mut problems) = (Vec::new(), Vec::new());
+        for path in &files {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                break;
+            }
+            let outcome = read_file(engine, path, &mut raw, &mut buf, cancel);
+            apply_file(
+                outcome,
+                path,
+                engine,
+                &mut summary,
+                (&mut results, &mut problems),
+                on_result,
+                on_problem,
+            );
+            on_file(&summary, total, engine);
+        }
+        return Ok(summary);
+    }
     // Workers evaluate with a copy of the rules; this thread owns the state.
     let rules = engine.clone();
     let rules = &rules;
@@ -342,18 +423,7 @@ pub fn scan_paths_on(
                     if stopped() {
                         break;
                     }
-                    let outcome = match read_log_into(path, &mut raw, &mut buf) {
-                        Ok(damage) => FileOutcome::Read {
-                            bytes: buf.len() as u64,
-                            damage,
-                            prepared: rules.prepare_records(
-                                &path.display().to_string(),
-                                &buf,
-                                cancel,
-                            ),
-                        },
-                        Err(e) => FileOutcome::Unreadable(e),
-                    };
+                    let outcome = read_file(rules, path, &mut raw, &mut buf, cancel);
                     if tx.send((i, outcome)).is_err() {
                         break;
                     }
@@ -385,31 +455,15 @@ pub fn scan_paths_on(
                 .get(want)
                 .map(|p| p.as_path())
                 .unwrap_or(Path::new(""));
-            match outcome {
-                FileOutcome::Read {
-                    bytes,
-                    damage,
-                    prepared,
-                } => {
-                    summary.files += 1;
-                    summary.bytes += bytes;
-                    if let Some(problem) = damage {
-                        on_problem(ScanProblem::File(FileError::new(path, problem)));
-                        summary.bad_records += 1;
-                    }
-                    summary.events += prepared.events();
-                    summary.bad_records += prepared.bad_records();
-                    engine.settle(prepared, &mut results, &mut problems);
-                    for p in problems.drain(..) {
-                        on_problem(ScanProblem::Record(p));
-                    }
-                    emit(&mut results, &mut summary, on_result);
-                }
-                FileOutcome::Unreadable(e) => {
-                    summary.unreadable_files += 1;
-                    on_problem(ScanProblem::File(e));
-                }
-            }
+            apply_file(
+                outcome,
+                path,
+                engine,
+                &mut summary,
+                (&mut results, &mut problems),
+                on_result,
+                on_problem,
+            );
             want += 1;
             {
                 let (lock, cv) = settled;
