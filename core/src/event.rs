@@ -652,22 +652,8 @@ impl<'a> Event<'a> {
         let Some((Segment::Key(first), rest)) = path.split_first() else {
             return FieldRef::Missing;
         };
-        if rest.is_empty() {
-            let hit = match first.as_str() {
-                "eventName" => Some(self.f.event_name.as_deref()),
-                "eventSource" => Some(self.f.event_source.as_deref()),
-                "errorCode" => Some(self.f.error_code.as_deref()),
-                "errorMessage" => Some(self.f.error_message.as_deref()),
-                "awsRegion" => Some(self.f.aws_region.as_deref()),
-                "sourceIPAddress" => Some(self.f.source_ip_address.as_deref()),
-                "eventType" => Some(self.f.event_type.as_deref()),
-                "eventID" => Some(self.f.event_id.as_deref()),
-                "recipientAccountId" => Some(self.f.recipient_account_id.as_deref()),
-                _ => None,
-            };
-            if let Some(v) = hit {
-                return v.map_or(FieldRef::Missing, FieldRef::Str);
-            }
+        if let Some(t) = Typed::of(path) {
+            return self.typed(t);
         }
         if first == "userIdentity"
             && let Some(v) = self.identity_field(rest)
@@ -695,7 +681,60 @@ impl<'a> Event<'a> {
     }
 }
 
+/// A top-level string field the typed view holds, resolved from a `$.name` path once (when a
+/// filter pattern compiles) instead of by name for every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Typed {
+    EventName,
+    EventSource,
+    ErrorCode,
+    ErrorMessage,
+    AwsRegion,
+    SourceIp,
+    EventType,
+    EventId,
+    RecipientAccountId,
+}
+
+impl Typed {
+    /// The typed field a one-segment path names, if any.
+    pub(crate) fn of(path: &[Segment]) -> Option<Self> {
+        let [Segment::Key(k)] = path else {
+            return None;
+        };
+        Some(match k.as_str() {
+            "eventName" => Self::EventName,
+            "eventSource" => Self::EventSource,
+            "errorCode" => Self::ErrorCode,
+            "errorMessage" => Self::ErrorMessage,
+            "awsRegion" => Self::AwsRegion,
+            "sourceIPAddress" => Self::SourceIp,
+            "eventType" => Self::EventType,
+            "eventID" => Self::EventId,
+            "recipientAccountId" => Self::RecipientAccountId,
+            _ => return None,
+        })
+    }
+}
+
 impl Event<'_> {
+    /// The value of a typed top-level field ([`Event::lookup`] of its one-segment path).
+    pub(crate) fn typed(&self, t: Typed) -> FieldRef<'_> {
+        let f = &self.f;
+        let v = match t {
+            Typed::EventName => &f.event_name,
+            Typed::EventSource => &f.event_source,
+            Typed::ErrorCode => &f.error_code,
+            Typed::ErrorMessage => &f.error_message,
+            Typed::AwsRegion => &f.aws_region,
+            Typed::SourceIp => &f.source_ip_address,
+            Typed::EventType => &f.event_type,
+            Typed::EventId => &f.event_id,
+            Typed::RecipientAccountId => &f.recipient_account_id,
+        };
+        v.as_deref().map_or(FieldRef::Missing, FieldRef::Str)
+    }
+
     /// Fast path for `userIdentity.*` string fields the typed view holds. `None` means "not a
     /// typed field, look in the tree"; `Some(None)` means "typed, and absent".
     fn identity_field(&self, rest: &[Segment]) -> Option<Option<&str>> {

@@ -20,7 +20,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::error::PatternError;
-use crate::event::{Event, FieldRef, Segment};
+use crate::event::{Event, FieldRef, Segment, Typed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -53,7 +53,12 @@ enum Check {
 enum Expr {
     Or(Vec<Expr>),
     And(Vec<Expr>),
-    Test { path: Vec<Segment>, check: Check },
+    Test {
+        path: Vec<Segment>,
+        // The typed field `path` names, resolved once (see `Event::typed`).
+        typed: Option<Typed>,
+        check: Check,
+    },
 }
 
 /// A compiled filter pattern.
@@ -138,6 +143,7 @@ fn literal_names(e: &Expr, field: &str) -> Option<Vec<String>> {
                         wildcard: false,
                     },
                 ),
+            ..
         } if matches!(path.as_slice(), [Segment::Key(k)] if k == field) => Some(vec![text.clone()]),
         Expr::Or(xs) => {
             let mut out = Vec::new();
@@ -173,6 +179,7 @@ fn needles(e: &Expr) -> Option<Vec<String>> {
         Expr::Test {
             path,
             check: Check::Exists | Check::IsNull | Check::IsTrue | Check::IsFalse,
+            ..
         } => match path.last() {
             Some(Segment::Key(k)) if k.len() >= 3 => Some(vec![format!("\"{k}\"")]),
             _ => None,
@@ -196,7 +203,13 @@ fn eval(e: &Expr, ev: &Event<'_>) -> bool {
     match e {
         Expr::Or(xs) => xs.iter().any(|x| eval(x, ev)),
         Expr::And(xs) => xs.iter().all(|x| eval(x, ev)),
-        Expr::Test { path, check } => test(ev.lookup(path), check),
+        Expr::Test { path, typed, check } => {
+            let found = match typed {
+                Some(t) => ev.typed(*t),
+                None => ev.lookup(path),
+            };
+            test(found, check)
+        }
     }
 }
 
@@ -501,7 +514,11 @@ impl Parser {
             }
             Check::Cmp(op, operand)
         };
-        Ok(Expr::Test { path, check })
+        Ok(Expr::Test {
+            typed: Typed::of(&path),
+            path,
+            check,
+        })
     }
 
     fn operand(&mut self) -> Result<Operand, PatternError> {
