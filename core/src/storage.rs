@@ -1142,35 +1142,66 @@ pub mod export {
 
     /// One CSV row (with CRLF).
     pub fn csv_row(r: &StoredResult, columns: &[Column]) -> String {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|&c| match value(r, c) {
-                serde_json::Value::Null => String::new(),
-                serde_json::Value::String(s) => csv_cell(&s),
-                other => csv_cell(&other.to_string()),
-            })
-            .collect();
-        format!("{}\r\n", cells.join(","))
+        let mut line = String::new();
+        for (i, &c) in columns.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            match value(r, c) {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => push_csv_cell(&mut line, &s),
+                other => push_csv_cell(&mut line, &other.to_string()),
+            }
+        }
+        line.push_str("\r\n");
+        line
     }
 
     /// Quotes a CSV cell per RFC 4180. Cells a spreadsheet would run as a formula (`=`, `+`,
-    /// `@`, tab, CR first) get a leading `'`: event fields are attacker-chosen.
+    /// `-`, `@`, tab, CR first — OWASP's list) get a leading `'`: event fields are
+    /// attacker-chosen (IAM names and session names may start with `+`, `-`, `=` or `@`).
     ///
     /// ```
     /// use trailalerts::export::csv_cell;
     /// assert_eq!(csv_cell("a,b"), "\"a,b\"");
     /// assert_eq!(csv_cell("=cmd()"), "'=cmd()");
+    /// assert_eq!(csv_cell("-1+1"), "'-1+1");
     /// ```
     pub fn csv_cell(s: &str) -> String {
-        let s = if s.starts_with(['=', '+', '@', '\t', '\r']) {
-            format!("'{s}")
+        let mut out = String::with_capacity(s.len() + 2);
+        push_csv_cell(&mut out, s);
+        out
+    }
+
+    /// [`csv_cell`], appended to `out` (no allocation per cell when writing many rows).
+    ///
+    /// ```
+    /// let mut line = String::new();
+    /// trailalerts::export::push_csv_cell(&mut line, "say \"hi\"");
+    /// assert_eq!(line, "\"say \"\"hi\"\"\"");
+    /// ```
+    pub fn push_csv_cell(out: &mut String, s: &str) {
+        let guard = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+        // Quoting looks at the guarded text: the guard never adds a character that needs it.
+        let quote = s.contains([',', '"', '\n', '\r'])
+            || (!guard && s.starts_with(' '))
+            || s.ends_with(' ');
+        if quote {
+            out.push('"');
+        }
+        if guard {
+            out.push('\'');
+        }
+        if quote {
+            for (i, part) in s.split('"').enumerate() {
+                if i > 0 {
+                    out.push_str("\"\"");
+                }
+                out.push_str(part);
+            }
+            out.push('"');
         } else {
-            s.to_owned()
-        };
-        if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
+            out.push_str(s);
         }
     }
 }

@@ -3,7 +3,9 @@
 use std::io::{self, Write};
 
 use trailalerts::export::Column;
+#[cfg(test)]
 use trailalerts::export::csv_cell;
+use trailalerts::export::push_csv_cell;
 use trailalerts::{AlertDef, AlertResult, StoredIgnore, StoredResult};
 
 use crate::Format;
@@ -30,6 +32,8 @@ pub struct ResultWriter<W: Write> {
     w: W,
     format: Format,
     rows: usize,
+    // One CSV line, reused from row to row.
+    line: String,
 }
 
 /// Keeps table cells on one line and within `width` characters.
@@ -49,7 +53,12 @@ fn cell(s: &str, width: usize) -> String {
 
 impl<W: Write> ResultWriter<W> {
     pub fn new(w: W, format: Format) -> Self {
-        Self { w, format, rows: 0 }
+        Self {
+            w,
+            format,
+            rows: 0,
+            line: String::new(),
+        }
     }
 
     pub fn write(&mut self, r: &AlertResult) -> io::Result<()> {
@@ -61,24 +70,32 @@ impl<W: Write> ResultWriter<W> {
         match self.format {
             Format::Jsonl => writeln!(self.w, "{}", r.to_json_line()),
             Format::Csv => {
-                let cells = [
-                    r.id.clone(),
-                    r.alert_id.clone(),
-                    r.alert_name.clone(),
-                    r.risk.to_string(),
-                    r.event_id.clone(),
-                    o(&r.event_time),
-                    o(&r.event_name),
-                    o(&r.event_source),
-                    o(&r.region),
-                    r.user.clone(),
-                    o(&r.source_ip),
-                    o(&r.error_code),
-                    o(&r.account_id),
-                    r.count.map(|c| c.to_string()).unwrap_or_default(),
+                let count = r.count.map(|c| c.to_string()).unwrap_or_default();
+                let cells: [&str; 14] = [
+                    &r.id,
+                    &r.alert_id,
+                    &r.alert_name,
+                    r.risk.as_str(),
+                    &r.event_id,
+                    r.event_time.as_deref().unwrap_or_default(),
+                    r.event_name.as_deref().unwrap_or_default(),
+                    r.event_source.as_deref().unwrap_or_default(),
+                    r.region.as_deref().unwrap_or_default(),
+                    &r.user,
+                    r.source_ip.as_deref().unwrap_or_default(),
+                    r.error_code.as_deref().unwrap_or_default(),
+                    r.account_id.as_deref().unwrap_or_default(),
+                    &count,
                 ];
-                let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-                write!(self.w, "{}\r\n", line.join(","))
+                self.line.clear();
+                for (i, c) in cells.iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    push_csv_cell(&mut self.line, c);
+                }
+                self.line.push_str("\r\n");
+                self.w.write_all(self.line.as_bytes())
             }
             Format::Table => {
                 let count = r.count.map(|c| format!("×{c}")).unwrap_or_default();
@@ -255,6 +272,12 @@ mod tests {
         assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(
+            csv_cell("-2+3+cmd|' /C calc'!A0"),
+            "'-2+3+cmd|' /C calc'!A0"
+        );
+        assert_eq!(csv_cell("+1, 2"), "\"'+1, 2\"");
+        assert_eq!(csv_cell(" padded "), "\" padded \"");
     }
 
     #[test]
