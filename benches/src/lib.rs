@@ -612,12 +612,7 @@ fn custom_alerts_on(n: usize, seed: u64, calls: &[(&str, &str)]) -> String {
 
 /// An engine with `total` alerts, as the benches use them: 25 is the 15 CIS built-ins plus 10
 /// custom alerts; larger sets are the whole built-in catalog plus `total - 57` custom alerts
-/// ([`custom_alerts`], seed 7).
-pub fn engine_with(total: usize) -> Result<trailalerts::Engine, String> {
-    engine_of(total, false)
-}
-
-/// [`engine_with`], the custom alerts from [`custom_alerts_wide`] when `wide`.
+/// (seed 7), from [`custom_alerts_wide`] when `wide`, else from [`custom_alerts`].
 pub fn engine_of(total: usize, wide: bool) -> Result<trailalerts::Engine, String> {
     let builtin = trailalerts::builtin_alerts();
     let base: Vec<_> = if total < builtin.len() {

@@ -644,15 +644,17 @@ pub(crate) struct Facts<'e> {
 /// to `k`, U+0130 to `i` + a combining dot). Globs match case-insensitively after Unicode
 /// lowercasing, so only in such text does "the literal is not in the text" prove "no value
 /// matches".
-pub(crate) fn searchable(text: &[u8]) -> bool {
-    memchr::memchr(b'\\', text).is_none() && (text.is_ascii() || !folds_to_ascii(text))
+fn searchable(text: &[u8]) -> bool {
+    memchr::memchr(b'\\', text).is_none() && !folds_to_ascii(text)
 }
 
-/// Whether the text holds a character whose Unicode lowercase contains ASCII letters.
+/// Whether the text holds a character whose Unicode lowercase contains ASCII letters (never
+/// for ASCII text, which is checked first).
 pub(crate) fn folds_to_ascii(text: &[u8]) -> bool {
-    ["\u{212a}", "\u{130}"]
-        .iter()
-        .any(|c| memchr::memmem::find(text, c.as_bytes()).is_some())
+    !text.is_ascii()
+        && ["\u{212a}", "\u{130}"]
+            .iter()
+            .any(|c| memchr::memmem::find(text, c.as_bytes()).is_some())
 }
 
 /// The longest literal run of a glob, which every value it matches contains, searched ASCII
@@ -681,18 +683,7 @@ impl Needle {
     /// True when `text` is searchable and does not contain the literal.
     fn absent_from(&self, text: &str) -> bool {
         let t = text.as_bytes();
-        searchable(t) && !self.found_in(t)
-    }
-
-    fn found_in(&self, t: &[u8]) -> bool {
-        let Some(&first) = self.lit.first() else {
-            return true;
-        };
-        // Candidates start with either case of the first byte (memchr2 runs on SIMD).
-        memchr::memchr2_iter(first, first.to_ascii_uppercase(), t).any(|i| {
-            t.get(i..i + self.lit.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(&self.lit))
-        })
+        searchable(t) && !crate::glob::contains_ignore_ascii_case(t, &self.lit)
     }
 }
 

@@ -621,7 +621,7 @@ impl Engine {
     fn in_index(&self, value: &[u8], source: bool) -> bool {
         // The index holds Unicode-lowercased names; only two characters lowercase to ASCII
         // (see `alert::folds_to_ascii`): with them, let the parser decide.
-        if !value.is_ascii() && crate::alert::folds_to_ascii(value) {
+        if crate::alert::folds_to_ascii(value) {
             return true;
         }
         let mut buf = [0u8; 128];
@@ -694,9 +694,9 @@ impl Engine {
         }
         // Case-insensitive literals are ASCII; a value could still match one through Unicode
         // lowercasing (KELVIN SIGN is `k`), so such text is parsed.
-        pf.ci.as_ref().is_some_and(|a| {
-            a.is_match(raw) || (!raw.is_ascii() && crate::alert::folds_to_ascii(raw))
-        })
+        pf.ci
+            .as_ref()
+            .is_some_and(|a| a.is_match(raw) || crate::alert::folds_to_ascii(raw))
     }
 
     /// Evaluates a batch of event texts (e.g. the lines of a JSON Lines buffer) on up to
@@ -960,13 +960,7 @@ impl Engine {
     fn candidates(&self, ev: &Event<'_>, scratch: &mut String, out: &mut Vec<usize>) {
         out.clear();
         if let Some(name) = ev.event_name() {
-            scratch.clear();
-            if name.is_ascii() {
-                scratch.push_str(name);
-                scratch.make_ascii_lowercase();
-            } else {
-                scratch.push_str(&name.to_lowercase());
-            }
+            lowercase_into(scratch, name);
             if let Some(v) = self.by_name.get(scratch.as_str()) {
                 out.extend_from_slice(v);
             }
@@ -979,13 +973,7 @@ impl Engine {
         if !self.by_source.is_empty()
             && let Some(src) = ev.event_source()
         {
-            scratch.clear();
-            if src.is_ascii() {
-                scratch.push_str(src);
-                scratch.make_ascii_lowercase();
-            } else {
-                scratch.push_str(&src.to_lowercase());
-            }
+            lowercase_into(scratch, src);
             if let Some(v) = self.by_source.get(scratch.as_str()) {
                 out.extend_from_slice(v);
             }
@@ -1309,6 +1297,17 @@ fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
         }
     }
     s
+}
+
+/// `s` lowercased (Unicode, as the index keys are) into `out`, without allocating for ASCII.
+fn lowercase_into(out: &mut String, s: &str) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.push_str(&s.to_lowercase());
+    }
 }
 
 /// `eventID`, or a hash of the raw text for events without one.

@@ -88,8 +88,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut usize) -> Result<(), F
 /// The bytes of a log file, inflated when gzip. A damaged gzip stream keeps what was
 /// inflated before the damage and reports the problem alongside.
 pub fn read_log(path: &Path) -> Result<(Vec<u8>, Option<String>), FileError> {
-    let data = fs::read(path).map_err(|e| FileError::new(path, e.to_string()))?;
-    Ok(decode(data))
+    let (mut raw, mut out) = (Vec::new(), Vec::new());
+    let damage = read_log_into(path, &mut raw, &mut out)?;
+    Ok((out, damage))
 }
 
 /// [`read_log`] into buffers the caller keeps between files: `raw` receives the file's bytes,
@@ -298,41 +299,47 @@ fn read_file(
     }
 }
 
-/// Applies one prepared file in order: thresholds and counters, then results and problems to
-/// the callbacks. `scratch` holds the reusable result and problem buffers.
-fn apply_file(
-    outcome: FileOutcome,
-    path: &Path,
-    engine: &mut Engine,
-    summary: &mut ScanSummary,
-    scratch: (&mut Vec<AlertResult>, &mut Vec<EventError>),
-    on_result: &mut dyn FnMut(AlertResult),
-    on_problem: &mut dyn FnMut(ScanProblem),
-) {
-    let (results, problems) = scratch;
-    match outcome {
-        FileOutcome::Read {
-            bytes,
-            damage,
-            prepared,
-        } => {
-            summary.files += 1;
-            summary.bytes += bytes;
-            if let Some(problem) = damage {
-                on_problem(ScanProblem::File(FileError::new(path, problem)));
-                summary.bad_records += 1;
+/// Applies prepared files in order — thresholds and counters, then results and problems to
+/// the callbacks — with result and problem buffers reused from file to file.
+struct Applier<'c> {
+    results: Vec<AlertResult>,
+    problems: Vec<EventError>,
+    on_result: &'c mut dyn FnMut(AlertResult),
+    on_problem: &'c mut dyn FnMut(ScanProblem),
+}
+
+impl Applier<'_> {
+    fn apply(
+        &mut self,
+        outcome: FileOutcome,
+        path: &Path,
+        engine: &mut Engine,
+        summary: &mut ScanSummary,
+    ) {
+        match outcome {
+            FileOutcome::Read {
+                bytes,
+                damage,
+                prepared,
+            } => {
+                summary.files += 1;
+                summary.bytes += bytes;
+                if let Some(problem) = damage {
+                    (self.on_problem)(ScanProblem::File(FileError::new(path, problem)));
+                    summary.bad_records += 1;
+                }
+                summary.events += prepared.events();
+                summary.bad_records += prepared.bad_records();
+                engine.settle(prepared, &mut self.results, &mut self.problems);
+                for p in self.problems.drain(..) {
+                    (self.on_problem)(ScanProblem::Record(p));
+                }
+                emit(&mut self.results, summary, self.on_result);
             }
-            summary.events += prepared.events();
-            summary.bad_records += prepared.bad_records();
-            engine.settle(prepared, results, problems);
-            for p in problems.drain(..) {
-                on_problem(ScanProblem::Record(p));
+            FileOutcome::Unreadable(e) => {
+                summary.unreadable_files += 1;
+                (self.on_problem)(ScanProblem::File(e));
             }
-            emit(results, summary, on_result);
-        }
-        FileOutcome::Unreadable(e) => {
-            summary.unreadable_files += 1;
-            on_problem(ScanProblem::File(e));
         }
     }
 }
@@ -366,21 +373,18 @@ pub fn scan_paths_on(
         // One thread: no worker, everything here (no hand-over between threads, and every
         // allocation is freed by the thread that made it).
         let (mut raw, mut buf) = (Vec::new(), Vec::new());
-        let (mut results, mut problems) = (Vec::new(), Vec::new());
+        let mut applier = Applier {
+            results: Vec::new(),
+            problems: Vec::new(),
+            on_result,
+            on_problem,
+        };
         for path in &files {
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 break;
             }
             let outcome = read_file(engine, path, &mut raw, &mut buf, cancel);
-            apply_file(
-                outcome,
-                path,
-                engine,
-                &mut summary,
-                (&mut results, &mut problems),
-                on_result,
-                on_problem,
-            );
+            applier.apply(outcome, path, engine, &mut summary);
             on_file(&summary, total, engine);
         }
         return Ok(summary);
@@ -433,7 +437,12 @@ pub fn scan_paths_on(
         // Only the workers hold senders now: the channel closes when they are all done.
         drop(tx);
         let mut ready = BTreeMap::new();
-        let (mut results, mut problems) = (Vec::new(), Vec::new());
+        let mut applier = Applier {
+            results: Vec::new(),
+            problems: Vec::new(),
+            on_result,
+            on_problem,
+        };
         let mut want = 0usize;
         'files: while want < total {
             // A file already applied stays applied (with `on_file`); none starts after a cancel.
@@ -455,15 +464,7 @@ pub fn scan_paths_on(
                 .get(want)
                 .map(|p| p.as_path())
                 .unwrap_or(Path::new(""));
-            apply_file(
-                outcome,
-                path,
-                engine,
-                &mut summary,
-                (&mut results, &mut problems),
-                on_result,
-                on_problem,
-            );
+            applier.apply(outcome, path, engine, &mut summary);
             want += 1;
             {
                 let (lock, cv) = settled;
