@@ -16,32 +16,77 @@ use crate::time::parse_event_time;
 
 type S<'a> = Option<Cow<'a, str>>;
 
+/// Reads an optional string field, borrowing it from the text unless it has escapes.
+///
+/// serde borrows a `Cow<str>` field only when the field's type is exactly `Cow`: inside an
+/// `Option` it always copies, which cost an allocation per field per event.
+fn opt_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<S<'de>, D::Error> {
+    struct Opt;
+    struct Str;
+    impl<'de> serde::de::Visitor<'de> for Str {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Opt {
+        type Value = S<'de>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(Str).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Fields<'a> {
-    #[serde(borrow, rename = "eventID")]
+    #[serde(borrow, default, deserialize_with = "opt_str", rename = "eventID")]
     event_id: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     event_time: S<'a>,
-    #[serde(borrow, rename = "@timestamp")]
+    #[serde(borrow, default, deserialize_with = "opt_str", rename = "@timestamp")]
     at_timestamp: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     event_source: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     event_name: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     aws_region: S<'a>,
-    #[serde(borrow, rename = "sourceIPAddress")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "opt_str",
+        rename = "sourceIPAddress"
+    )]
     source_ip_address: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     error_code: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     error_message: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     event_type: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     recipient_account_id: S<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     user_agent: S<'a>,
     #[serde(borrow)]
     user_identity: Option<UserIdentity<'a>>,
@@ -57,7 +102,13 @@ struct Fields<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 struct Resource<'a> {
-    #[serde(borrow, rename = "ARN", alias = "arn")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "opt_str",
+        rename = "ARN",
+        alias = "arn"
+    )]
     arn: S<'a>,
 }
 
@@ -66,22 +117,22 @@ struct Resource<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {
     /// `type`: `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`, `AWSAccount`…
-    #[serde(borrow, rename = "type")]
+    #[serde(borrow, default, deserialize_with = "opt_str", rename = "type")]
     pub kind: S<'a>,
     /// `principalId`.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub principal_id: S<'a>,
     /// `arn`.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub arn: S<'a>,
     /// `accountId`.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub account_id: S<'a>,
     /// `userName` (IAM users, root, SAML/web-identity users).
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub user_name: S<'a>,
     /// `invokedBy`: the AWS service that made the call on the principal's behalf.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub invoked_by: S<'a>,
     /// `sessionContext`.
     #[serde(borrow)]
@@ -102,16 +153,16 @@ pub struct SessionContext<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct SessionIssuer<'a> {
     /// `type`, e.g. `Role`.
-    #[serde(borrow, rename = "type")]
+    #[serde(borrow, default, deserialize_with = "opt_str", rename = "type")]
     pub kind: S<'a>,
     /// `userName`: the role name for roles.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub user_name: S<'a>,
     /// `arn` of the role or user.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub arn: S<'a>,
     /// `accountId`.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     pub account_id: S<'a>,
 }
 
@@ -847,6 +898,23 @@ mod tests {
 
     fn ev(s: &str) -> Event<'_> {
         Event::parse(s).unwrap()
+    }
+
+    #[test]
+    fn fields_borrow_from_the_text() {
+        let e = ev(
+            r#"{"eventName":"RunInstances","userIdentity":{"arn":"arn:aws:iam::1:user/a"},"awsRegion":"us-east-1"}"#,
+        );
+        assert!(
+            matches!(e.f.event_name, Some(Cow::Borrowed(_))),
+            "eventName copied"
+        );
+        assert!(
+            matches!(e.f.aws_region, Some(Cow::Borrowed(_))),
+            "awsRegion copied"
+        );
+        let ui = e.f.user_identity.as_ref().unwrap();
+        assert!(matches!(ui.arn, Some(Cow::Borrowed(_))), "arn copied");
     }
 
     #[test]

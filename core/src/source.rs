@@ -56,6 +56,9 @@ enum State {
 #[derive(Debug)]
 pub struct Records<'a> {
     buf: &'a [u8],
+    // `buf` as text when all of it is UTF-8 (checked once, which is much faster than
+    // serde_json checking every record's bytes again); records are then read from it.
+    text: Option<&'a str>,
     pos: usize,
     state: State,
     // Line counting is incremental: offsets only move forward.
@@ -73,6 +76,7 @@ impl<'a> Records<'a> {
         };
         Self {
             buf,
+            text: std::str::from_utf8(buf).ok(),
             pos,
             state: State::Top,
             line_at: 0,
@@ -102,8 +106,13 @@ impl<'a> Records<'a> {
     /// Parses one JSON value at `self.pos`, returning its text and end offset.
     fn value_at(&self) -> Result<(&'a RawValue, usize), (usize, String)> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let mut de = serde_json::Deserializer::from_slice(rest);
-        match <&RawValue>::deserialize(&mut de) {
+        // `pos` only ever stops on ASCII bytes, so `get` finds a char boundary; if it did
+        // not, the byte path below reports the same errors.
+        let parsed = match self.text.and_then(|t| t.get(self.pos..)) {
+            Some(text) => <&RawValue>::deserialize(&mut serde_json::Deserializer::from_str(text)),
+            None => <&RawValue>::deserialize(&mut serde_json::Deserializer::from_slice(rest)),
+        };
+        match parsed {
             Ok(v) => {
                 let text = v.get();
                 let start = text.as_ptr() as usize - self.buf.as_ptr() as usize;
