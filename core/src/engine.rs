@@ -839,14 +839,33 @@ impl Engine {
     ) -> Prepared {
         let mut p = Prepared::default();
         let mut w = Worker::new(self);
-        for (n, rec) in crate::source::Records::new(buf).enumerate() {
+        let mut records = crate::source::Records::new(buf);
+        for n in 0usize.. {
             if n % 1024 == 1023 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 p.cancelled = true;
                 break;
             }
-            let rec = match rec {
-                Ok(r) => r,
-                Err(mut e) => {
+            if !w.prefilter {
+                // Every record is parsed anyway: one pass over each event's text.
+                match records.next_event() {
+                    None => break,
+                    Some(Ok((ev, _))) => {
+                        p.events += 1;
+                        if let Some(fired) = w.prepare(&ev) {
+                            p.items.push(PreparedItem::Fired(fired));
+                        }
+                    }
+                    Some(Err(mut e)) => {
+                        e.position_mut().source = Some(source.to_owned());
+                        p.items.push(PreparedItem::Problem(e));
+                    }
+                }
+                continue;
+            }
+            let rec = match records.next() {
+                None => break,
+                Some(Ok(r)) => r,
+                Some(Err(mut e)) => {
                     e.position_mut().source = Some(source.to_owned());
                     p.items.push(PreparedItem::Problem(e));
                     continue;

@@ -350,12 +350,36 @@ impl<'a> Event<'a> {
         if f.event_name.is_none() {
             return Err("missing field `eventName`".to_owned());
         }
+        Ok(Self::from_fields(raw, checked, f))
+    }
+
+    /// Parses the event object at the start of `text` in one pass and returns it with the byte
+    /// length of its text; `None` when `text` does not start with a valid event (the caller
+    /// then takes the checked path, which names the problem).
+    ///
+    /// One pass over the text instead of two (delimit as a JSON value, then parse): serde_json
+    /// checks every skipped value while parsing the fields, so a successful parse has also
+    /// proved the whole object valid JSON.
+    pub(crate) fn parse_prefix(text: &'a str) -> Option<(Self, usize)> {
+        if !text.starts_with('{') {
+            return None;
+        }
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Fields<'a>>();
+        let f = stream.next()?.ok()?;
+        let end = stream.byte_offset();
+        // Without `eventName` it is not an event; the checked path says so.
+        f.event_name.as_ref()?;
+        let raw = text.get(..end)?;
+        Some((Self::from_fields(raw, None, f), end))
+    }
+
+    fn from_fields(raw: &'a str, checked: Option<&'a RawValue>, f: Fields<'a>) -> Self {
         let time_ms = f
             .event_time
             .as_deref()
             .or(f.at_timestamp.as_deref())
             .and_then(parse_event_time);
-        Ok(Self {
+        Self {
             raw,
             checked,
             shared: OnceCell::new(),
@@ -367,7 +391,7 @@ impl<'a> Event<'a> {
             additional: OnceCell::new(),
             resource_ids: OnceCell::new(),
             resource_set: OnceCell::new(),
-        })
+        }
     }
 
     /// The event's JSON text, exactly as read.

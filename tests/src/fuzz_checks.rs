@@ -171,10 +171,39 @@ fn email_html_tags(html: &str) -> usize {
     n
 }
 
+/// Any bytes as a log file: [`Records::next_event`] (one pass over each event) gives exactly
+/// what `next` followed by [`Event::from_raw_value`] gives: the same events (text and
+/// position) and the same errors, in the same order.
+pub fn records_one_pass(data: &[u8]) {
+    let two_pass: Vec<Result<(String, String), String>> = Records::new(data)
+        .map(|rec| {
+            let rec = rec.map_err(|e| format!("{e} @ {:?}", e.position()))?;
+            match Event::from_raw_value(rec.value) {
+                Ok(ev) => Ok((ev.raw().to_owned(), format!("{:?}", rec.position))),
+                Err(problem) => Err(format!(
+                    "{} @ {:?}",
+                    trailalerts::EventError::new(rec.position.clone(), problem),
+                    rec.position
+                )),
+            }
+        })
+        .collect();
+    let mut records = Records::new(data);
+    let mut one_pass = Vec::new();
+    while let Some(item) = records.next_event() {
+        one_pass.push(
+            item.map(|(ev, pos)| (ev.raw().to_owned(), format!("{pos:?}")))
+                .map_err(|e| format!("{e} @ {:?}", e.position())),
+        );
+    }
+    assert_eq!(one_pass, two_pass);
+}
+
 /// Any bytes as a log file: the one-by-one, batch and per-file (prepare/settle, as `scan`
 /// runs) evaluation paths agree on results and bad records, and every result is one parseable
 /// JSON line.
 pub fn records_events(data: &[u8], base: &Engine) {
+    records_one_pass(data);
     let mut one = base.clone();
     let mut texts = Vec::new();
     let mut a = Vec::new();

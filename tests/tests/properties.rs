@@ -254,6 +254,54 @@ proptest! {
         prop_assert_eq!(via_text, want);
     }
 
+    /// Reading records as events in one pass gives what delimiting then parsing gives, for
+    /// log files, arrays and JSON Lines made of good events, non-events, broken JSON and
+    /// invalid UTF-8.
+    #[test]
+    fn one_pass_events_agree_with_two_passes(
+        evs in events(),
+        noise in prop::collection::vec((0usize..16, 0usize..64), 0..6),
+        shape in 0usize..4,
+    ) {
+        let mut items: Vec<String> = evs.iter().enumerate().map(|(i, e)| ev_text(i, e)).collect();
+        for (kind, at) in noise {
+            let junk = [
+                r#"{"eventSource":"s3.amazonaws.com"}"#,
+                r#"{"eventName":5}"#,
+                r#"{"eventName":"A","eventName":"B"}"#,
+                r#"{"eventName":"A","requestParameters":{"a":[1,2,{"b":nul}]}}"#,
+                r#"{"eventName":"A""#,
+                r#"["eventName","A"]"#,
+                "5",
+                r#""text""#,
+                "null",
+                r#"{"eventName":"A\u00e9\ud83d\ude00","x":"\u212a"}"#,
+                "{\"eventName\":\"A\",\"x\":\"tab\tin string\"}",
+                r#"{"eventName":"A","userIdentity":{"type":"Root","arn":7}}"#,
+                r#"{"eventName":"A"} trailing"#,
+                "",
+                r#"{"Records":[{"eventName":"Inner"}]}"#,
+                r#"{"eventName":"A","x":1e999}"#,
+            ][kind % 16];
+            let at = at % (items.len() + 1);
+            items.insert(at, junk.to_owned());
+        }
+        let mut text = match shape {
+            0 => format!(r#"{{"Records":[{}]}}"#, items.join(",")),
+            1 => format!("[{}]", items.join(", ")),
+            2 => items.join("\n"),
+            _ => format!(r#"{{"Records":[{}]}}{{"Records":[{}]}}"#, items.join(","), items.join(" ,\n ")),
+        }
+        .into_bytes();
+        trailalerts_tests::fuzz_checks::records_one_pass(&text);
+        // The same with one invalid UTF-8 byte somewhere (the buffer is then read as bytes).
+        if !text.is_empty() {
+            let at = text.len() / 2;
+            text.insert(at, 0xff);
+            trailalerts_tests::fuzz_checks::records_one_pass(&text);
+        }
+    }
+
     /// Arbitrary bytes never panic the record reader or the event parser.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -263,5 +311,23 @@ proptest! {
             let _ = engine.evaluate_raw(rec.value, &mut Vec::new());
         }
         let _ = engine.may_match(&bytes);
+        trailalerts_tests::fuzz_checks::records_one_pass(&bytes);
+    }
+}
+
+/// Separators the one-pass reader must treat exactly as the record reader does.
+#[test]
+fn one_pass_events_keep_separator_errors() {
+    for text in [
+        r#"[,{"eventName":"A"}]"#,
+        r#"{"Records":[{"eventName":"A"},,{"eventName":"B"}]}"#,
+        r#"{"Records":[{"eventName":"A"} {"eventName":"B"}]}"#,
+        r#"[{"eventName":"A"},]"#,
+        r#"{"Records":[{"eventName":"A"}],"x":1}{"eventName":"B"}"#,
+        "{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}{\"eventName\":\"C\"}\n\u{feff}",
+        "\u{feff}{\"Records\":[{\"eventName\":\"A\"}]}",
+        r#"{"Records":[{"eventName":"A"}"#,
+    ] {
+        trailalerts_tests::fuzz_checks::records_one_pass(text.as_bytes());
     }
 }
