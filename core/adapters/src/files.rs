@@ -133,7 +133,12 @@ pub fn decode(data: Vec<u8>) -> (Vec<u8>, Option<String>) {
 }
 
 /// Inflates the gzip members of `data` into `out` (empty); the damage report, if any.
+///
+/// Inflates straight into `out`'s spare capacity, sized from the gzip trailer: a `Read`-based
+/// decoder makes `read_to_end` zero the buffer first and inflate in pieces through a window
+/// (a memset of the whole output, then copies). zlib checks each member's CRC-32 and length.
 fn inflate_into(data: &[u8], out: &mut Vec<u8>) -> Option<String> {
+    use flate2::{Decompress, FlushDecompress, Status};
     // ISIZE (the last 4 bytes) is the size mod 2^32 of the last member: a good first guess.
     let hint = data
         .len()
@@ -145,13 +150,35 @@ fn inflate_into(data: &[u8], out: &mut Vec<u8>) -> Option<String> {
         .map_or(data.len() * 8, |h| h as usize)
         .clamp(data.len(), 1 << 30);
     out.reserve(guess);
-    let mut dec = flate2::read::MultiGzDecoder::new(data);
-    match dec.read_to_end(out) {
-        Ok(_) => None,
-        Err(e) => Some(format!(
-            "damaged gzip stream after {} inflated bytes ({e}); records before the damage were kept",
+    let damaged = |out: &[u8], why: &dyn std::fmt::Display| {
+        format!(
+            "damaged gzip stream after {} inflated bytes ({why}); records before the damage were kept",
             out.len()
-        )),
+        )
+    };
+    let mut rest = data;
+    // Window bits 15 plus gzip framing (header, CRC-32 and length checked by zlib).
+    let mut dec = Decompress::new_gzip(15);
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve((out.capacity() / 2).max(64 << 10));
+        }
+        let (in0, out0) = (dec.total_in(), dec.total_out());
+        let status = dec.decompress_vec(rest, out, FlushDecompress::Finish);
+        let used = usize::try_from(dec.total_in() - in0).unwrap_or(rest.len());
+        rest = rest.get(used..).unwrap_or_default();
+        match status {
+            Err(e) => return Some(damaged(out, &e)),
+            // Concatenated members are one stream (as `zcat` reads them).
+            Ok(Status::StreamEnd) if rest.is_empty() => return None,
+            Ok(Status::StreamEnd) => dec = Decompress::new_gzip(15),
+            // With spare output room, no progress means the input ended mid-member.
+            Ok(Status::Ok | Status::BufError) => {
+                if used == 0 && dec.total_out() == out0 {
+                    return Some(damaged(out, &"unexpected end of file"));
+                }
+            }
+        }
     }
 }
 
@@ -484,7 +511,7 @@ pub fn scan_paths_on(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use std::io::Write;
 
@@ -510,6 +537,37 @@ mod tests {
         let (out, err) = decode(z.get(..z.len() / 2).unwrap().to_vec());
         assert!(err.unwrap().contains("damaged gzip"));
         assert!(!out.is_empty() && out.len() < big.len());
+        assert!(big.starts_with(&out), "what inflated is the file's start");
+        let (out, err) = decode(z.clone());
+        assert_eq!((out, err), (big.clone(), None));
+        // A size hint that is wrong (a last member smaller than the whole) still inflates all.
+        let mut members = gz(&big);
+        members.extend(gz(b"{}"));
+        let (out, err) = decode(members);
+        assert_eq!(out.len(), big.len() + 2);
+        assert!(err.is_none());
+        // Only the magic bytes, a header cut short, or nothing after the header.
+        for cut in [2, 5, 10] {
+            let (out, err) = decode(z.get(..cut).unwrap().to_vec());
+            assert!(out.is_empty());
+            assert!(err.unwrap().contains("damaged gzip"), "cut at {cut}");
+        }
+        // A flipped byte in the trailer's CRC-32, and in the compressed data.
+        let mut bad_crc = z.clone();
+        let n = bad_crc.len();
+        bad_crc[n - 8] ^= 0xff;
+        assert!(decode(bad_crc).1.unwrap().contains("damaged gzip"));
+        let mut bad_data = z.clone();
+        bad_data[n / 2] ^= 0x55;
+        let (out, err) = decode(bad_data);
+        assert!(err.unwrap().contains("damaged gzip"));
+        assert!(out.len() < big.len() || out != big);
+        // Garbage after a complete member is damage too; the member's text is kept.
+        let mut tail = gz(a);
+        tail.extend(b"not gzip");
+        let (out, err) = decode(tail);
+        assert_eq!(out, a.to_vec());
+        assert!(err.unwrap().contains("damaged gzip"));
     }
 
     #[test]
