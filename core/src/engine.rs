@@ -862,7 +862,7 @@ impl Engine {
                 }
                 continue;
             }
-            let rec = match records.next() {
+            let (raw, position) = match records.next_text() {
                 None => break,
                 Some(Ok(r)) => r,
                 Some(Err(mut e)) => {
@@ -871,11 +871,11 @@ impl Engine {
                     continue;
                 }
             };
-            if !w.may_match(rec.value.get().as_bytes()) {
+            if !w.may_match(raw.as_bytes()) {
                 p.events += 1;
                 continue;
             }
-            match Event::from_raw_value(rec.value) {
+            match Event::parse(raw) {
                 Ok(ev) => {
                     p.events += 1;
                     if let Some(fired) = w.prepare(&ev) {
@@ -883,7 +883,7 @@ impl Engine {
                     }
                 }
                 Err(problem) => {
-                    let mut pos = rec.position.clone();
+                    let mut pos = position;
                     pos.source = Some(source.to_owned());
                     p.items
                         .push(PreparedItem::Problem(crate::EventError::new(pos, problem)));

@@ -50,6 +50,7 @@ mod storage;
 pub mod testkit;
 mod threshold;
 mod time;
+mod validate;
 
 pub use alert::{
     AlertDef, FieldCondition, IgnoreDef, PathValue, ResponseFilter, Risk, SourceIpFilter,

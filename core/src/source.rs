@@ -28,6 +28,14 @@ pub struct RawRecord<'a> {
     pub position: Position,
 }
 
+/// A record as the reader finds it: its `RawValue` when serde_json delimited it, none when
+/// the fast scanner did ([`Records::next_text`]).
+struct Found<'a> {
+    raw: &'a str,
+    value: Option<&'a RawValue>,
+    position: Position,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Top,
@@ -60,6 +68,10 @@ pub struct Records<'a> {
     // `buf` as text when all of it is UTF-8 (checked once, which is much faster than
     // serde_json checking every record's bytes again); records are then read from it.
     text: Option<&'a str>,
+    // Delimit objects with the fast scanner (`next_text`), not as serde_json `RawValue`s.
+    fast: bool,
+    // No byte of `buf` is below 0x20 (checked with the UTF-8 check's first use).
+    no_controls: Option<bool>,
     pos: usize,
     state: State,
     // Line counting is incremental: offsets only move forward.
@@ -78,6 +90,8 @@ impl<'a> Records<'a> {
         Self {
             buf,
             text: std::str::from_utf8(buf).ok(),
+            fast: false,
+            no_controls: None,
             pos,
             state: State::Top,
             line_at: 0,
@@ -102,8 +116,23 @@ impl<'a> Records<'a> {
         self.buf.get(self.pos).copied()
     }
 
-    /// Parses one JSON value at `self.pos`, returning its text and end offset.
-    fn value_at(&self) -> Result<(&'a RawValue, usize), (usize, String)> {
+    /// Parses one JSON value at `self.pos`, returning its text, its `RawValue` (unless the
+    /// fast scanner found it) and its end offset.
+    fn value_at(&mut self) -> Result<(&'a str, Option<&'a RawValue>, usize), (usize, String)> {
+        if self.fast {
+            // Only in UTF-8 text; anything the scanner is unsure of goes to serde_json.
+            let buf = self.buf;
+            let no_controls = *self
+                .no_controls
+                .get_or_insert_with(|| no_control_bytes(buf));
+            let found = self.text.and_then(|t| {
+                let end = crate::validate::object_end(self.buf, self.pos, no_controls)?;
+                Some((t.get(self.pos..end)?, end))
+            });
+            if let Some((raw, end)) = found {
+                return Ok((raw, None, end));
+            }
+        }
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         // `pos` only ever stops on ASCII bytes, so `get` finds a char boundary; if it did
         // not, the byte path below reports the same errors.
@@ -115,7 +144,7 @@ impl<'a> Records<'a> {
             Ok(v) => {
                 let text = v.get();
                 let start = text.as_ptr() as usize - self.buf.as_ptr() as usize;
-                Ok((v, start + text.len()))
+                Ok((text, Some(v), start + text.len()))
             }
             Err(e) => {
                 let at = self.pos + offset_in(rest, e.line(), e.column());
@@ -169,6 +198,39 @@ impl<'a> Records<'a> {
             return None;
         }
         Some(i + 1)
+    }
+
+    fn next_found(&mut self) -> Option<Result<Found<'a>, EventError>> {
+        match self.state {
+            State::Done => None,
+            State::Top => self.next_top(),
+            State::Array {
+                wrapped,
+                line,
+                index,
+            } => self.next_in_array(wrapped, line, index),
+        }
+    }
+
+    /// The next record's text and position, checked to be one valid JSON value: the same
+    /// records and errors as [`Iterator::next`], without a `RawValue`. Faster: objects in UTF-8
+    /// text are delimited by a scanner that only checks JSON syntax (serde_json takes over
+    /// for anything else, and for the wording of errors).
+    ///
+    /// ```
+    /// use trailalerts::Records;
+    /// let buf = br#"{"Records":[{"eventName":"A"},{"eventName":}]}"#;
+    /// let mut recs = Records::new(buf);
+    /// let (text, pos) = recs.next_text().unwrap().unwrap();
+    /// assert_eq!((text, pos.record), (r#"{"eventName":"A"}"#, Some(0)));
+    /// assert!(recs.next_text().unwrap().is_err());
+    /// assert!(recs.next_text().is_none());
+    /// ```
+    pub fn next_text(&mut self) -> Option<Result<(&'a str, Position), EventError>> {
+        self.fast = true;
+        let found = self.next_found();
+        self.fast = false;
+        Some(found?.map(|f| (f.raw, f.position)))
     }
 
     /// The next record as an [`Event`]: the same as [`Iterator::next`] followed by
@@ -269,7 +331,7 @@ impl<'a> Records<'a> {
         )
     }
 
-    fn next_top(&mut self) -> Option<Result<RawRecord<'a>, EventError>> {
+    fn next_top(&mut self) -> Option<Result<Found<'a>, EventError>> {
         self.skip_ws();
         let start = self.pos;
         match self.peek()? {
@@ -281,13 +343,13 @@ impl<'a> Records<'a> {
                         line,
                         index: 0,
                     };
-                    return self.next();
+                    return self.next_found();
                 }
                 match self.value_at() {
-                    Ok((value, end)) => {
+                    Ok((raw, value, end)) => {
                         self.pos = end;
-                        Some(Ok(RawRecord {
-                            raw: value.get(),
+                        Some(Ok(Found {
+                            raw,
                             value,
                             position: Position {
                                 line: Some(line),
@@ -311,7 +373,7 @@ impl<'a> Records<'a> {
                     line,
                     index: 0,
                 };
-                self.next()
+                self.next_found()
             }
             other => {
                 let what = if other.is_ascii_graphic() {
@@ -336,7 +398,7 @@ impl<'a> Records<'a> {
         wrapped: bool,
         line: u64,
         index: u64,
-    ) -> Option<Result<RawRecord<'a>, EventError>> {
+    ) -> Option<Result<Found<'a>, EventError>> {
         self.skip_ws();
         if self.peek() == Some(b',') && index > 0 {
             self.pos += 1;
@@ -349,7 +411,7 @@ impl<'a> Records<'a> {
                 if wrapped {
                     return self.close_wrapper();
                 }
-                return self.next();
+                return self.next_found();
             }
             None => {
                 self.state = State::Done;
@@ -365,15 +427,15 @@ impl<'a> Records<'a> {
         }
         let start = self.pos;
         match self.value_at() {
-            Ok((value, end)) => {
+            Ok((raw, value, end)) => {
                 self.pos = end;
                 self.state = State::Array {
                     wrapped,
                     line,
                     index: index + 1,
                 };
-                Some(Ok(RawRecord {
-                    raw: value.get(),
+                Some(Ok(Found {
+                    raw,
                     value,
                     position: Position {
                         source: None,
@@ -397,13 +459,13 @@ impl<'a> Records<'a> {
     }
 
     /// After the `]` of `{"Records":[…]`: skip any further keys, then the closing `}`.
-    fn close_wrapper(&mut self) -> Option<Result<RawRecord<'a>, EventError>> {
+    fn close_wrapper(&mut self) -> Option<Result<Found<'a>, EventError>> {
         loop {
             self.skip_ws();
             match self.peek() {
                 Some(b'}') => {
                     self.pos += 1;
-                    return self.next();
+                    return self.next_found();
                 }
                 Some(b',') => {
                     self.pos += 1;
@@ -412,7 +474,7 @@ impl<'a> Records<'a> {
                     let ok = self
                         .value_at()
                         .ok()
-                        .map(|(_, end)| self.pos = end)
+                        .map(|(_, _, end)| self.pos = end)
                         .is_some()
                         && {
                             self.skip_ws();
@@ -423,7 +485,7 @@ impl<'a> Records<'a> {
                             self.skip_ws();
                             self.value_at()
                                 .ok()
-                                .map(|(_, end)| self.pos = end)
+                                .map(|(_, _, end)| self.pos = end)
                                 .is_some()
                         };
                     if !ok {
@@ -450,6 +512,13 @@ impl<'a> Records<'a> {
             }
         }
     }
+}
+
+/// Whether no byte of `buf` is below 0x20. Chunks without an early exit inside, so the
+/// compiler vectorizes the inner loop (a plain `any` goes byte by byte).
+fn no_control_bytes(buf: &[u8]) -> bool {
+    buf.chunks(256)
+        .all(|c| c.iter().fold(0u8, |m, &b| m | u8::from(b < 0x20)) == 0)
 }
 
 /// The first offset at or after `i` that is not JSON whitespace.
@@ -501,15 +570,27 @@ impl<'a> Iterator for Records<'a> {
     type Item = Result<RawRecord<'a>, EventError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.state {
-            State::Done => None,
-            State::Top => self.next_top(),
-            State::Array {
-                wrapped,
-                line,
-                index,
-            } => self.next_in_array(wrapped, line, index),
-        }
+        let found = match self.next_found()? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        // Not in fast mode, so serde_json delimited it and `value` is there; were it not,
+        // checking the text again gives the same value (or the error).
+        let value = match found.value {
+            Some(v) => v,
+            None => match serde_json::from_str::<&RawValue>(found.raw) {
+                Ok(v) => v,
+                Err(e) => {
+                    let problem = crate::event::describe_json_error(&e);
+                    return Some(Err(EventError::new(found.position, problem)));
+                }
+            },
+        };
+        Some(Ok(RawRecord {
+            raw: found.raw,
+            value,
+            position: found.position,
+        }))
     }
 }
 

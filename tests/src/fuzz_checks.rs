@@ -171,8 +171,9 @@ fn email_html_tags(html: &str) -> usize {
     n
 }
 
-/// Any bytes as a log file: [`Records::next_event`] (one pass over each event) gives exactly
-/// what `next` followed by [`Event::from_raw_value`] gives: the same events (text and
+/// Any bytes as a log file: [`Records::next_text`] (the fast syntax scanner) gives the same
+/// records and errors as `next`, and [`Records::next_event`] (one pass over each event) gives
+/// exactly what `next` followed by [`Event::from_raw_value`] gives: the same events (text and
 /// position) and the same errors, in the same order.
 pub fn records_one_pass(data: &[u8]) {
     let two_pass: Vec<Result<(String, String), String>> = Records::new(data)
@@ -188,6 +189,19 @@ pub fn records_one_pass(data: &[u8]) {
             }
         })
         .collect();
+    // `next_text` (the fast syntax scanner): the same records and errors as `next`.
+    let mut records = Records::new(data);
+    let mut texts = Vec::new();
+    while let Some(item) = records.next_text() {
+        texts.push(item.map_err(|e| format!("{e} @ {:?}", e.position())));
+    }
+    let want: Vec<_> = Records::new(data)
+        .map(|rec| {
+            rec.map(|r| (r.raw, r.position))
+                .map_err(|e| format!("{e} @ {:?}", e.position()))
+        })
+        .collect();
+    assert_eq!(texts, want);
     let mut records = Records::new(data);
     let mut one_pass = Vec::new();
     while let Some(item) = records.next_event() {

@@ -331,3 +331,49 @@ fn one_pass_events_keep_separator_errors() {
         trailalerts_tests::fuzz_checks::records_one_pass(text.as_bytes());
     }
 }
+
+/// JSON-like text: valid values, written compactly or spaced, that may then be damaged.
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+        // strings: plain, escaped, non-ASCII, control characters, long enough for the
+        // eight-byte steps
+        "\"([a-z \u{e9}\u{1f600}\u{7f}\t\u{1}/]|\\\\[\"\\\\/bfnrtu]|\\\\u[0-9a-fA-F]{4}|\\\\u[dD][89abAB][0-9a-f]{2}|\\\\x){0,24}\"",
+    ];
+    leaf.prop_recursive(5, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec(("[a-z]{1,3}", inner), 0..5).prop_map(|kv| {
+                let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The fast record scanner accepts exactly what serde_json accepts, with the same end
+    /// (and so every reading path agrees), on valid and damaged JSON.
+    #[test]
+    fn record_scanner_agrees_with_serde_json(
+        fields in prop::collection::vec(json_text(), 1..4),
+        spaced in any::<bool>(),
+        damage in prop::option::of((any::<prop::sample::Index>(), 0usize..12)),
+    ) {
+        let sep = if spaced { " ,\n " } else { "," };
+        let obj = format!(r#"{{"eventName":"A","x":[{}]}}"#, fields.join(sep));
+        let mut text = format!(r#"{{"Records":[{obj}{sep}{obj}]}}"#);
+        if let Some((at, what)) = damage {
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            let (i, c) = chars[at.index(chars.len())];
+            let with = ["", "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "\t", "e"][what];
+            text.replace_range(i..i + c.len_utf8(), with);
+        }
+        trailalerts_tests::fuzz_checks::records_one_pass(text.as_bytes());
+    }
+}
