@@ -14,12 +14,19 @@ use serde_json::value::RawValue;
 
 use crate::time::parse_event_time;
 
+mod fast;
+
 type S<'a> = Option<Cow<'a, str>>;
 
 /// Reads an optional string field, borrowing it from the text unless it has escapes.
 ///
 /// serde borrows a `Cow<str>` field only when the field's type is exactly `Cow`: inside an
 /// `Option` it always copies, which cost an allocation per field per event.
+/// Reads an optional nested value as its raw JSON text (checked as JSON, not parsed).
+fn opt_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    Ok(<Option<&'de RawValue>>::deserialize(d)?.map(RawValue::get))
+}
+
 fn opt_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<S<'de>, D::Error> {
     struct Opt;
     struct Str;
@@ -90,12 +97,12 @@ struct Fields<'a> {
     user_agent: S<'a>,
     #[serde(borrow)]
     user_identity: Option<UserIdentity<'a>>,
-    #[serde(borrow)]
-    request_parameters: Option<&'a RawValue>,
-    #[serde(borrow)]
-    response_elements: Option<&'a RawValue>,
-    #[serde(borrow)]
-    additional_event_data: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "opt_raw")]
+    request_parameters: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "opt_raw")]
+    response_elements: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "opt_raw")]
+    additional_event_data: Option<&'a str>,
     #[serde(borrow)]
     resources: Option<Vec<Resource<'a>>>,
 }
@@ -344,8 +351,8 @@ fn accepted_raw_value(text: &str) -> Box<RawValue> {
     }
 }
 
-fn parse_raw(raw: Option<&RawValue>) -> Option<Value> {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+fn parse_raw(raw: Option<&str>) -> Option<Value> {
+    raw.and_then(|r| serde_json::from_str(r).ok())
 }
 
 impl<'a> Event<'a> {
@@ -362,6 +369,14 @@ impl<'a> Event<'a> {
     }
 
     fn parse_inner(raw: &'a str, checked: Option<&'a RawValue>) -> Result<Self, String> {
+        if let Some(f) = fast::fields_whole(raw).filter(|f| f.event_name.is_some()) {
+            return Ok(Self::from_fields(raw, checked, f));
+        }
+        Self::parse_serde(raw, checked)
+    }
+
+    /// The serde path: every event the direct reader gives up on, and every error's wording.
+    fn parse_serde(raw: &'a str, checked: Option<&'a RawValue>) -> Result<Self, String> {
         let trimmed = raw.trim_start();
         if !trimmed.starts_with('{') {
             return Err("expected a JSON object for a CloudTrail event".to_owned());
@@ -395,6 +410,9 @@ impl<'a> Event<'a> {
         if !text.starts_with('{') {
             return None;
         }
+        if let Some((f, end)) = fast::fields_at(text, 0).filter(|(f, _)| f.event_name.is_some()) {
+            return Some((Self::from_fields(text.get(..end)?, None, f), end));
+        }
         let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Fields<'a>>();
         let f = stream.next()?.ok()?;
         let end = stream.byte_offset();
@@ -422,6 +440,21 @@ impl<'a> Event<'a> {
             additional: OnceCell::new(),
             resource_ids: OnceCell::new(),
             resource_set: OnceCell::new(),
+        }
+    }
+
+    /// Checks that the direct field reader and serde_json's derived parse agree on `raw`:
+    /// when the direct reader accepts it, serde must accept it with the same fields. An `Err`
+    /// describes a disagreement. For tests and fuzzing.
+    #[doc(hidden)]
+    pub fn check_field_readers_agree(raw: &str) -> Result<(), String> {
+        let Some(fast) = fast::fields_whole(raw) else {
+            return Ok(());
+        };
+        match serde_json::from_str::<Fields<'_>>(raw) {
+            Ok(f) if format!("{f:?}") == format!("{fast:?}") => Ok(()),
+            Ok(f) => Err(format!("direct {fast:?}\nserde  {f:?}")),
+            Err(e) => Err(format!("direct reader accepted what serde rejects: {e}")),
         }
     }
 
@@ -655,11 +688,11 @@ impl<'a> Event<'a> {
     }
     /// The raw JSON text of `requestParameters` (`null` included), unparsed.
     pub(crate) fn request_parameters_text(&self) -> Option<&'a str> {
-        self.f.request_parameters.map(RawValue::get)
+        self.f.request_parameters
     }
     /// The raw JSON text of `responseElements`, unparsed.
     pub(crate) fn response_elements_text(&self) -> Option<&'a str> {
-        self.f.response_elements.map(RawValue::get)
+        self.f.response_elements
     }
     /// `additionalEventData`, parsed on first use.
     pub fn additional_event_data(&self) -> Option<&Value> {
@@ -722,7 +755,7 @@ impl<'a> Event<'a> {
                 .flatten()
             {
                 let before = out.len();
-                let mut de = serde_json::Deserializer::from_str(raw.get());
+                let mut de = serde_json::Deserializer::from_str(raw);
                 // Too deeply nested for the parser: like a subtree that cannot be parsed into a
                 // tree, it contributes nothing.
                 if serde::de::DeserializeSeed::deserialize(Strings(&mut out), &mut de).is_err() {
@@ -953,6 +986,33 @@ mod tests {
 
     fn ev(s: &str) -> Event<'_> {
         Event::parse(s).unwrap()
+    }
+
+    #[test]
+    fn direct_field_reader_matches_serde() {
+        // Read directly (and identical to serde's result)…
+        for text in [
+            r#"{"eventName":"A","resources":[{"arn":"x"},{"ARN":"y","type":"z"}],"x":[1,{"y":null}]}"#,
+            r#" {"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"a","sessionContext":{"sessionIssuer":{"type":"Role","userName":"R","arn":"r","accountId":"1"},"attributes":{}}},"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"1.2.3.4","userAgent":"ua","errorCode":null,"requestParameters":{"bucketName":"b"},"responseElements":null,"additionalEventData":5,"eventID":"e","eventType":"AwsApiCall","recipientAccountId":"1","@timestamp":"t","errorMessage":"m\u00e9\n"} "#,
+            r#"{"eventName":"A","userIdentity":null,"resources":[]}"#,
+        ] {
+            assert!(fast::fields_whole(text).is_some(), "{text}");
+            Event::check_field_readers_agree(text).unwrap();
+        }
+        // …or left to serde (repeats, aliases repeated, wrong types, escaped keys, arrays as
+        // structs, lone surrogates), which then decides.
+        for text in [
+            r#"{"eventName":"A","eventName":"B"}"#,
+            r#"{"eventName":"A","resources":[{"arn":"x","ARN":"y"}]}"#,
+            r#"{"eventName":5}"#,
+            r#"{"event\u004eame":"A"}"#,
+            r#"{"eventName":"A","userIdentity":["Root"]}"#,
+            r#"{"eventName":"A","resources":[null]}"#,
+            r#"{"eventName":"\ud800"}"#,
+            r#"{"eventName":"A"} x"#,
+        ] {
+            assert!(fast::fields_whole(text).is_none(), "{text}");
+        }
     }
 
     #[test]

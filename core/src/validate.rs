@@ -17,18 +17,20 @@
 /// `no_controls` says `b` has no byte below 0x20 at all (true of CloudTrail's one-line log
 /// files): strings then cannot hold one, and the scan looks only for quotes and backslashes.
 pub(crate) fn object_end(b: &[u8], i: usize, no_controls: bool) -> Option<usize> {
-    // One copy of the scanner for each case, so the string loop has no extra test.
-    if no_controls {
-        scan::<true>(b, i)
-    } else {
-        scan::<false>(b, i)
-    }
-}
-
-fn scan<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<usize> {
     if b.get(i) != Some(&b'{') {
         return None;
     }
+    // One copy of the scanner for each case, so the string loop has no extra test.
+    if no_controls {
+        value_end::<true>(b, i)
+    } else {
+        value_end::<false>(b, i)
+    }
+}
+
+/// The end of the JSON value (any kind) starting at `b[i]`; `None` when invalid or unsure.
+/// After a number, the caller must check what follows (as after any value).
+pub(crate) fn value_end<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<usize> {
     // One bit per open container (1 = object), deepest in bit 0.
     let mut stack: u128 = 0;
     let mut depth: u32 = 0;
@@ -97,7 +99,7 @@ fn scan<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// JSON whitespace.
-fn ws(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
         i += 1;
     }
@@ -118,7 +120,7 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 }
 
 /// The end of the string whose opening quote is at `i`.
-fn string_end<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn string_end<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = i + 1;

@@ -202,6 +202,11 @@ pub fn records_one_pass(data: &[u8]) {
         })
         .collect();
     assert_eq!(texts, want);
+    for (raw, _) in texts.iter().flatten() {
+        if let Err(e) = Event::check_field_readers_agree(raw) {
+            panic!("{e}\nfor {raw}");
+        }
+    }
     let mut records = Records::new(data);
     let mut one_pass = Vec::new();
     while let Some(item) = records.next_event() {
