@@ -563,8 +563,11 @@ impl Engine {
         self.prefilter_seen = Arc::default();
     }
 
-    /// The prefilter, while it pays: after 4,096 events, if more than 60% passed it anyway, it
-    /// is no longer consulted (until the alert set changes).
+    /// The prefilter, while it pays: after 4,096 events, if more than a quarter passed it
+    /// anyway, it is no longer consulted (until the alert set changes). A quarter, because
+    /// parsing an event costs about as much as checking its syntax and prefiltering it: past
+    /// that, reading every event in one pass is cheaper (measured on the corpus: CIS, 23 %
+    /// passing, is 3 % cheaper with the prefilter; the full catalog 9 % cheaper without).
     fn skip(&mut self, raw: &[u8]) -> bool {
         if self.prefilter.is_none() {
             return false;
@@ -580,7 +583,7 @@ impl Engine {
     fn prefilter_pays(&self) -> bool {
         let checked = self.prefilter_seen.checked.load(Ordering::Relaxed);
         let passed = self.prefilter_seen.passed.load(Ordering::Relaxed);
-        checked < 4096 || passed * 10 <= checked * 6
+        checked < 4096 || passed * 4 <= checked
     }
 
     fn build_prefilter(&self) -> Option<Prefilter> {

@@ -76,7 +76,10 @@ fn core_source_does_no_io_and_reads_no_clock() {
             }
         }
     }
-    assert!(files.iter().any(|f| f.ends_with("event/fast.rs")), "submodules are checked");
+    assert!(
+        files.iter().any(|f| f.ends_with("event/fast.rs")),
+        "submodules are checked"
+    );
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         for f in forbidden {
