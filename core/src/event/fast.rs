@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::{Fields, Resource, S, SessionContext, SessionIssuer, UserIdentity};
+use super::{Fields, Resource, S, SessionIssuer, UserIdentity};
 use crate::validate::{string_end, value_end, ws};
 
 /// The fields of the event object that is all of `text` (whitespace around it aside).
@@ -27,90 +27,71 @@ pub(super) fn fields_at(text: &str, i: usize) -> Option<(Fields<'_>, usize)> {
     let mut f = Fields::default();
     let mut seen = 0u32;
     let end = object(text, i, |key, at| {
-        let bit = |n: u32| 1u32 << n;
-        match key {
-            "eventID" => {
-                once(&mut seen, bit(0))?;
-                string(text, at, &mut f.event_id)
-            }
-            "eventTime" => {
-                once(&mut seen, bit(1))?;
-                string(text, at, &mut f.event_time)
-            }
-            "@timestamp" => {
-                once(&mut seen, bit(2))?;
-                string(text, at, &mut f.at_timestamp)
-            }
-            "eventSource" => {
-                once(&mut seen, bit(3))?;
-                string(text, at, &mut f.event_source)
-            }
-            "eventName" => {
-                once(&mut seen, bit(4))?;
-                string(text, at, &mut f.event_name)
-            }
-            "awsRegion" => {
-                once(&mut seen, bit(5))?;
-                string(text, at, &mut f.aws_region)
-            }
-            "sourceIPAddress" => {
-                once(&mut seen, bit(6))?;
-                string(text, at, &mut f.source_ip_address)
-            }
-            "errorCode" => {
-                once(&mut seen, bit(7))?;
-                string(text, at, &mut f.error_code)
-            }
-            "errorMessage" => {
-                once(&mut seen, bit(8))?;
-                string(text, at, &mut f.error_message)
-            }
-            "eventType" => {
-                once(&mut seen, bit(9))?;
-                string(text, at, &mut f.event_type)
-            }
-            "recipientAccountId" => {
-                once(&mut seen, bit(10))?;
-                string(text, at, &mut f.recipient_account_id)
-            }
-            "userAgent" => {
-                once(&mut seen, bit(11))?;
-                string(text, at, &mut f.user_agent)
-            }
+        let (bit, slot) = match key {
+            "eventID" => (0, &mut f.event_id),
+            "eventTime" => (1, &mut f.event_time),
+            "@timestamp" => (2, &mut f.at_timestamp),
+            "eventSource" => (3, &mut f.event_source),
+            "eventName" => (4, &mut f.event_name),
+            "awsRegion" => (5, &mut f.aws_region),
+            "sourceIPAddress" => (6, &mut f.source_ip_address),
+            "errorCode" => (7, &mut f.error_code),
+            "errorMessage" => (8, &mut f.error_message),
+            "eventType" => (9, &mut f.event_type),
+            "recipientAccountId" => (10, &mut f.recipient_account_id),
+            "userAgent" => (11, &mut f.user_agent),
             "userIdentity" => {
-                once(&mut seen, bit(12))?;
-                user_identity(text, at, &mut f.user_identity)
+                once(&mut seen, 12)?;
+                return user_identity(text, at, &mut f.user_identity);
             }
-            "requestParameters" => {
-                once(&mut seen, bit(13))?;
-                raw(text, at, &mut f.request_parameters)
-            }
-            "responseElements" => {
-                once(&mut seen, bit(14))?;
-                raw(text, at, &mut f.response_elements)
-            }
-            "additionalEventData" => {
-                once(&mut seen, bit(15))?;
-                raw(text, at, &mut f.additional_event_data)
+            "requestParameters" | "responseElements" | "additionalEventData" => {
+                let (bit, slot) = match key {
+                    "requestParameters" => (13, &mut f.request_parameters),
+                    "responseElements" => (14, &mut f.response_elements),
+                    _ => (15, &mut f.additional_event_data),
+                };
+                once(&mut seen, bit)?;
+                return raw(text, at, slot);
             }
             "resources" => {
-                once(&mut seen, bit(16))?;
-                resources(text, at, &mut f.resources)
+                once(&mut seen, 16)?;
+                return resources(text, at, &mut f.resources);
             }
-            _ => skip(text, at),
-        }
+            _ => return skip(text, at),
+        };
+        once(&mut seen, bit)?;
+        string(text, at, slot)
     })?;
     Some((f, end))
 }
 
-/// `Some` the first time a key is seen, `None` when it repeats (serde rejects a repeated
-/// field; that error is left to it).
-fn once(seen: &mut u32, bit: u32) -> Option<()> {
+/// `Some` the first time key number `n` is seen, `None` when it repeats (serde rejects a
+/// repeated field; that error is left to it).
+fn once(seen: &mut u32, n: u32) -> Option<()> {
+    let bit = 1u32.checked_shl(n)?;
     if *seen & bit != 0 {
         return None;
     }
     *seen |= bit;
     Some(())
+}
+
+/// `null`, or an object read into a fresh `T`: `member(t, key, value_start)` reads a value
+/// (or skips it) and returns its end.
+fn opt_object<'a, T: Default>(
+    text: &'a str,
+    i: usize,
+    slot: &mut Option<T>,
+    mut member: impl FnMut(&mut T, &'a str, usize) -> Option<usize>,
+) -> Option<usize> {
+    if let Some(end) = null(text, i) {
+        *slot = None;
+        return Some(end);
+    }
+    let mut t = T::default();
+    let end = object(text, i, |key, at| member(&mut t, key, at))?;
+    *slot = Some(t);
+    Some(end)
 }
 
 /// Walks the object at `text[i]`: `member(key, value_start)` reads or skips each value and
@@ -199,67 +180,31 @@ fn user_identity<'a>(
     i: usize,
     slot: &mut Option<UserIdentity<'a>>,
 ) -> Option<usize> {
-    if let Some(end) = null(text, i) {
-        *slot = None;
-        return Some(end);
-    }
-    let mut u = UserIdentity::default();
     let mut seen = 0u32;
-    let end = object(text, i, |key, at| match key {
-        "type" => {
-            once(&mut seen, 1)?;
-            string(text, at, &mut u.kind)
-        }
-        "principalId" => {
-            once(&mut seen, 2)?;
-            string(text, at, &mut u.principal_id)
-        }
-        "arn" => {
-            once(&mut seen, 4)?;
-            string(text, at, &mut u.arn)
-        }
-        "accountId" => {
-            once(&mut seen, 8)?;
-            string(text, at, &mut u.account_id)
-        }
-        "userName" => {
-            once(&mut seen, 16)?;
-            string(text, at, &mut u.user_name)
-        }
-        "invokedBy" => {
-            once(&mut seen, 32)?;
-            string(text, at, &mut u.invoked_by)
-        }
-        "sessionContext" => {
-            once(&mut seen, 64)?;
-            session_context(text, at, &mut u.session_context)
-        }
-        _ => skip(text, at),
-    })?;
-    *slot = Some(u);
-    Some(end)
-}
-
-fn session_context<'a>(
-    text: &'a str,
-    i: usize,
-    slot: &mut Option<SessionContext<'a>>,
-) -> Option<usize> {
-    if let Some(end) = null(text, i) {
-        *slot = None;
-        return Some(end);
-    }
-    let mut c = SessionContext::default();
-    let mut seen = 0u32;
-    let end = object(text, i, |key, at| match key {
-        "sessionIssuer" => {
-            once(&mut seen, 1)?;
-            session_issuer(text, at, &mut c.session_issuer)
-        }
-        _ => skip(text, at),
-    })?;
-    *slot = Some(c);
-    Some(end)
+    opt_object(text, i, slot, |u, key, at| {
+        let (n, field) = match key {
+            "type" => (0, &mut u.kind),
+            "principalId" => (1, &mut u.principal_id),
+            "arn" => (2, &mut u.arn),
+            "accountId" => (3, &mut u.account_id),
+            "userName" => (4, &mut u.user_name),
+            "invokedBy" => (5, &mut u.invoked_by),
+            "sessionContext" => {
+                once(&mut seen, 6)?;
+                let mut seen = 0u32;
+                return opt_object(text, at, &mut u.session_context, |c, key, at| {
+                    if key != "sessionIssuer" {
+                        return skip(text, at);
+                    }
+                    once(&mut seen, 0)?;
+                    session_issuer(text, at, &mut c.session_issuer)
+                });
+            }
+            _ => return skip(text, at),
+        };
+        once(&mut seen, n)?;
+        string(text, at, field)
+    })
 }
 
 fn session_issuer<'a>(
@@ -267,33 +212,18 @@ fn session_issuer<'a>(
     i: usize,
     slot: &mut Option<SessionIssuer<'a>>,
 ) -> Option<usize> {
-    if let Some(end) = null(text, i) {
-        *slot = None;
-        return Some(end);
-    }
-    let mut s = SessionIssuer::default();
     let mut seen = 0u32;
-    let end = object(text, i, |key, at| match key {
-        "type" => {
-            once(&mut seen, 1)?;
-            string(text, at, &mut s.kind)
-        }
-        "userName" => {
-            once(&mut seen, 2)?;
-            string(text, at, &mut s.user_name)
-        }
-        "arn" => {
-            once(&mut seen, 4)?;
-            string(text, at, &mut s.arn)
-        }
-        "accountId" => {
-            once(&mut seen, 8)?;
-            string(text, at, &mut s.account_id)
-        }
-        _ => skip(text, at),
-    })?;
-    *slot = Some(s);
-    Some(end)
+    opt_object(text, i, slot, |s, key, at| {
+        let (n, field) = match key {
+            "type" => (0, &mut s.kind),
+            "userName" => (1, &mut s.user_name),
+            "arn" => (2, &mut s.arn),
+            "accountId" => (3, &mut s.account_id),
+            _ => return skip(text, at),
+        };
+        once(&mut seen, n)?;
+        string(text, at, field)
+    })
 }
 
 /// `resources`: `null`, or an array of objects whose `ARN` (or `arn`) is read.
@@ -318,7 +248,7 @@ fn resources<'a>(text: &'a str, i: usize, slot: &mut Option<Vec<Resource<'a>>>) 
         // `ARN` and its alias `arn` are one field: both present is a repeated field.
         i = object(text, i, |key, at| match key {
             "ARN" | "arn" => {
-                once(&mut seen, 1)?;
+                once(&mut seen, 0)?;
                 string(text, at, &mut r.arn)
             }
             _ => skip(text, at),
