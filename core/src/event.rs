@@ -403,19 +403,14 @@ impl<'a> Event<'a> {
     /// length of its text; `None` when `text` does not start with a valid event (the caller
     /// then takes the checked path, which names the problem).
     ///
-    /// One pass over the text instead of two (delimit as a JSON value, then parse): both
-    /// readers check every value they skip, so a successful parse has also proved the whole
-    /// object valid JSON. `no_controls`: `text` has no byte below 0x20 at all.
-    pub(crate) fn parse_prefix(text: &'a str, no_controls: bool) -> Option<(Self, usize)> {
+    /// One pass over the text instead of two (delimit as a JSON value, then parse): serde_json
+    /// checks every skipped value while parsing the fields, so a successful parse has also
+    /// proved the whole object valid JSON.
+    pub(crate) fn parse_prefix(text: &'a str) -> Option<(Self, usize)> {
         if !text.starts_with('{') {
             return None;
         }
-        let direct = if no_controls {
-            fast::fields_at::<true>(text, 0)
-        } else {
-            fast::fields_at::<false>(text, 0)
-        };
-        if let Some((f, end)) = direct.filter(|(f, _)| f.event_name.is_some()) {
+        if let Some((f, end)) = fast::fields_at(text, 0).filter(|(f, _)| f.event_name.is_some()) {
             return Some((Self::from_fields(text.get(..end)?, None, f), end));
         }
         let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Fields<'a>>();

@@ -121,7 +121,10 @@ impl<'a> Records<'a> {
     fn value_at(&mut self) -> Result<(&'a str, Option<&'a RawValue>, usize), (usize, String)> {
         if self.fast {
             // Only in UTF-8 text; anything the scanner is unsure of goes to serde_json.
-            let no_controls = self.no_controls();
+            let buf = self.buf;
+            let no_controls = *self
+                .no_controls
+                .get_or_insert_with(|| no_control_bytes(buf));
             let found = self.text.and_then(|t| {
                 let end = crate::validate::object_end(self.buf, self.pos, no_controls)?;
                 Some((t.get(self.pos..end)?, end))
@@ -195,14 +198,6 @@ impl<'a> Records<'a> {
             return None;
         }
         Some(i + 1)
-    }
-
-    /// Whether no byte of the buffer is below 0x20 (checked on first use).
-    fn no_controls(&mut self) -> bool {
-        let buf = self.buf;
-        *self
-            .no_controls
-            .get_or_insert_with(|| no_control_bytes(buf))
     }
 
     fn next_found(&mut self) -> Option<Result<Found<'a>, EventError>> {
@@ -285,7 +280,7 @@ impl<'a> Records<'a> {
                 if index > 0 && self.buf.get(i) == Some(&b',') {
                     i = skip_ws_from(self.buf, i + 1);
                 }
-                let (ev, len) = Event::parse_prefix(text.get(i..)?, self.no_controls())?;
+                let (ev, len) = Event::parse_prefix(text.get(i..)?)?;
                 self.pos = i + len;
                 self.state = State::Array {
                     wrapped,
@@ -306,7 +301,7 @@ impl<'a> Records<'a> {
                 if self.wrapper_at(i).is_some() {
                     return None;
                 }
-                let (ev, len) = Event::parse_prefix(text.get(i..)?, self.no_controls())?;
+                let (ev, len) = Event::parse_prefix(text.get(i..)?)?;
                 let line = self.line_of(i);
                 self.pos = i + len;
                 Some((

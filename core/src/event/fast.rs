@@ -18,20 +18,15 @@ use crate::validate::{string_end, value_end, ws};
 /// The fields of the event object that is all of `text` (whitespace around it aside).
 pub(super) fn fields_whole(text: &str) -> Option<Fields<'_>> {
     let b = text.as_bytes();
-    let (f, end) = fields_at::<false>(text, ws(b, 0))?;
+    let (f, end) = fields_at(text, ws(b, 0))?;
     (ws(b, end) == b.len()).then_some(f)
 }
 
 /// The fields of the event object starting at `text[i]`, and where it ends.
-///
-/// `NO_CONTROLS`: the text has no byte below 0x20 at all (see [`crate::validate`]).
-pub(super) fn fields_at<const NO_CONTROLS: bool>(
-    text: &str,
-    i: usize,
-) -> Option<(Fields<'_>, usize)> {
+pub(super) fn fields_at(text: &str, i: usize) -> Option<(Fields<'_>, usize)> {
     let mut f = Fields::default();
     let mut seen = 0u32;
-    let end = object::<NO_CONTROLS>(text, i, |key, at| {
+    let end = object(text, i, |key, at| {
         let (bit, slot) = match key {
             "eventID" => (0, &mut f.event_id),
             "eventTime" => (1, &mut f.event_time),
@@ -47,7 +42,7 @@ pub(super) fn fields_at<const NO_CONTROLS: bool>(
             "userAgent" => (11, &mut f.user_agent),
             "userIdentity" => {
                 once(&mut seen, 12)?;
-                return user_identity::<NO_CONTROLS>(text, at, &mut f.user_identity);
+                return user_identity(text, at, &mut f.user_identity);
             }
             "requestParameters" | "responseElements" | "additionalEventData" => {
                 let (bit, slot) = match key {
@@ -56,16 +51,16 @@ pub(super) fn fields_at<const NO_CONTROLS: bool>(
                     _ => (15, &mut f.additional_event_data),
                 };
                 once(&mut seen, bit)?;
-                return raw::<NO_CONTROLS>(text, at, slot);
+                return raw(text, at, slot);
             }
             "resources" => {
                 once(&mut seen, 16)?;
-                return resources::<NO_CONTROLS>(text, at, &mut f.resources);
+                return resources(text, at, &mut f.resources);
             }
-            _ => return skip::<NO_CONTROLS>(text, at),
+            _ => return skip(text, at),
         };
         once(&mut seen, bit)?;
-        string::<NO_CONTROLS>(text, at, slot)
+        string(text, at, slot)
     })?;
     Some((f, end))
 }
@@ -83,7 +78,7 @@ fn once(seen: &mut u32, n: u32) -> Option<()> {
 
 /// `null`, or an object read into a fresh `T`: `member(t, key, value_start)` reads a value
 /// (or skips it) and returns its end.
-fn opt_object<'a, T: Default, const NO_CONTROLS: bool>(
+fn opt_object<'a, T: Default>(
     text: &'a str,
     i: usize,
     slot: &mut Option<T>,
@@ -94,14 +89,14 @@ fn opt_object<'a, T: Default, const NO_CONTROLS: bool>(
         return Some(end);
     }
     let mut t = T::default();
-    let end = object::<NO_CONTROLS>(text, i, |key, at| member(&mut t, key, at))?;
+    let end = object(text, i, |key, at| member(&mut t, key, at))?;
     *slot = Some(t);
     Some(end)
 }
 
 /// Walks the object at `text[i]`: `member(key, value_start)` reads or skips each value and
 /// returns its end. The end of the object, or `None` when anything is unusual.
-fn object<'a, const NO_CONTROLS: bool>(
+fn object<'a>(
     text: &'a str,
     i: usize,
     mut member: impl FnMut(&'a str, usize) -> Option<usize>,
@@ -118,7 +113,7 @@ fn object<'a, const NO_CONTROLS: bool>(
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let key_end = string_end::<NO_CONTROLS>(b, i)?;
+        let key_end = string_end::<false>(b, i)?;
         let key = text.get(i + 1..key_end - 1)?;
         if key.contains('\\') {
             return None; // serde would unescape the key before matching it
@@ -136,8 +131,8 @@ fn object<'a, const NO_CONTROLS: bool>(
     }
 }
 
-fn skip<const NO_CONTROLS: bool>(text: &str, i: usize) -> Option<usize> {
-    value_end::<NO_CONTROLS>(text.as_bytes(), i)
+fn skip(text: &str, i: usize) -> Option<usize> {
+    value_end::<false>(text.as_bytes(), i)
 }
 
 /// `null` at `text[i]`: its end.
@@ -149,7 +144,7 @@ fn null(text: &str, i: usize) -> Option<usize> {
 }
 
 /// An optional string: `null`, or a string borrowed from the text unless it has escapes.
-fn string<'a, const NO_CONTROLS: bool>(text: &'a str, i: usize, slot: &mut S<'a>) -> Option<usize> {
+fn string<'a>(text: &'a str, i: usize, slot: &mut S<'a>) -> Option<usize> {
     if let Some(end) = null(text, i) {
         *slot = None;
         return Some(end);
@@ -158,7 +153,7 @@ fn string<'a, const NO_CONTROLS: bool>(text: &'a str, i: usize, slot: &mut S<'a>
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let end = string_end::<NO_CONTROLS>(b, i)?;
+    let end = string_end::<false>(b, i)?;
     let inner = text.get(i + 1..end - 1)?;
     *slot = Some(if inner.contains('\\') {
         // Rare: serde_json unescapes it (and rejects what it rejects).
@@ -170,27 +165,23 @@ fn string<'a, const NO_CONTROLS: bool>(text: &'a str, i: usize, slot: &mut S<'a>
 }
 
 /// An optional nested value kept as its JSON text.
-fn raw<'a, const NO_CONTROLS: bool>(
-    text: &'a str,
-    i: usize,
-    slot: &mut Option<&'a str>,
-) -> Option<usize> {
+fn raw<'a>(text: &'a str, i: usize, slot: &mut Option<&'a str>) -> Option<usize> {
     if let Some(end) = null(text, i) {
         *slot = None;
         return Some(end);
     }
-    let end = skip::<NO_CONTROLS>(text, i)?;
+    let end = skip(text, i)?;
     *slot = Some(text.get(i..end)?);
     Some(end)
 }
 
-fn user_identity<'a, const NO_CONTROLS: bool>(
+fn user_identity<'a>(
     text: &'a str,
     i: usize,
     slot: &mut Option<UserIdentity<'a>>,
 ) -> Option<usize> {
     let mut seen = 0u32;
-    opt_object::<_, NO_CONTROLS>(text, i, slot, |u, key, at| {
+    opt_object(text, i, slot, |u, key, at| {
         let (n, field) = match key {
             "type" => (0, &mut u.kind),
             "principalId" => (1, &mut u.principal_id),
@@ -201,51 +192,42 @@ fn user_identity<'a, const NO_CONTROLS: bool>(
             "sessionContext" => {
                 once(&mut seen, 6)?;
                 let mut seen = 0u32;
-                return opt_object::<_, NO_CONTROLS>(
-                    text,
-                    at,
-                    &mut u.session_context,
-                    |c, key, at| {
-                        if key != "sessionIssuer" {
-                            return skip::<NO_CONTROLS>(text, at);
-                        }
-                        once(&mut seen, 0)?;
-                        session_issuer::<NO_CONTROLS>(text, at, &mut c.session_issuer)
-                    },
-                );
+                return opt_object(text, at, &mut u.session_context, |c, key, at| {
+                    if key != "sessionIssuer" {
+                        return skip(text, at);
+                    }
+                    once(&mut seen, 0)?;
+                    session_issuer(text, at, &mut c.session_issuer)
+                });
             }
-            _ => return skip::<NO_CONTROLS>(text, at),
+            _ => return skip(text, at),
         };
         once(&mut seen, n)?;
-        string::<NO_CONTROLS>(text, at, field)
+        string(text, at, field)
     })
 }
 
-fn session_issuer<'a, const NO_CONTROLS: bool>(
+fn session_issuer<'a>(
     text: &'a str,
     i: usize,
     slot: &mut Option<SessionIssuer<'a>>,
 ) -> Option<usize> {
     let mut seen = 0u32;
-    opt_object::<_, NO_CONTROLS>(text, i, slot, |s, key, at| {
+    opt_object(text, i, slot, |s, key, at| {
         let (n, field) = match key {
             "type" => (0, &mut s.kind),
             "userName" => (1, &mut s.user_name),
             "arn" => (2, &mut s.arn),
             "accountId" => (3, &mut s.account_id),
-            _ => return skip::<NO_CONTROLS>(text, at),
+            _ => return skip(text, at),
         };
         once(&mut seen, n)?;
-        string::<NO_CONTROLS>(text, at, field)
+        string(text, at, field)
     })
 }
 
 /// `resources`: `null`, or an array of objects whose `ARN` (or `arn`) is read.
-fn resources<'a, const NO_CONTROLS: bool>(
-    text: &'a str,
-    i: usize,
-    slot: &mut Option<Vec<Resource<'a>>>,
-) -> Option<usize> {
+fn resources<'a>(text: &'a str, i: usize, slot: &mut Option<Vec<Resource<'a>>>) -> Option<usize> {
     if let Some(end) = null(text, i) {
         *slot = None;
         return Some(end);
@@ -264,12 +246,12 @@ fn resources<'a, const NO_CONTROLS: bool>(
         let mut r = Resource::default();
         let mut seen = 0u32;
         // `ARN` and its alias `arn` are one field: both present is a repeated field.
-        i = object::<NO_CONTROLS>(text, i, |key, at| match key {
+        i = object(text, i, |key, at| match key {
             "ARN" | "arn" => {
                 once(&mut seen, 0)?;
-                string::<NO_CONTROLS>(text, at, &mut r.arn)
+                string(text, at, &mut r.arn)
             }
-            _ => skip::<NO_CONTROLS>(text, at),
+            _ => skip(text, at),
         })?;
         list.push(r);
         i = ws(b, i);
