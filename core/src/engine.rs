@@ -848,48 +848,32 @@ impl Engine {
                 p.cancelled = true;
                 break;
             }
-            if !w.prefilter {
+            // `Ok(None)`: an event the prefilter proved no alert can match (never parsed).
+            let read = if w.prefilter {
+                records.next_text().map(|r| {
+                    let (raw, position) = r?;
+                    if !w.may_match(raw.as_bytes()) {
+                        return Ok(None);
+                    }
+                    Event::parse(raw)
+                        .map(Some)
+                        .map_err(|problem| crate::EventError::new(position, problem))
+                })
+            } else {
                 // Every record is parsed anyway: one pass over each event's text.
-                match records.next_event() {
-                    None => break,
-                    Some(Ok((ev, _))) => {
-                        p.events += 1;
-                        if let Some(fired) = w.prepare(&ev) {
-                            p.items.push(PreparedItem::Fired(fired));
-                        }
-                    }
-                    Some(Err(mut e)) => {
-                        e.position_mut().source = Some(source.to_owned());
-                        p.items.push(PreparedItem::Problem(e));
-                    }
-                }
-                continue;
-            }
-            let (raw, position) = match records.next_text() {
-                None => break,
-                Some(Ok(r)) => r,
-                Some(Err(mut e)) => {
-                    e.position_mut().source = Some(source.to_owned());
-                    p.items.push(PreparedItem::Problem(e));
-                    continue;
-                }
+                records.next_event().map(|r| r.map(|(ev, _)| Some(ev)))
             };
-            if !w.may_match(raw.as_bytes()) {
-                p.events += 1;
-                continue;
-            }
-            match Event::parse(raw) {
-                Ok(ev) => {
+            match read {
+                None => break,
+                Some(Ok(ev)) => {
                     p.events += 1;
-                    if let Some(fired) = w.prepare(&ev) {
+                    if let Some(fired) = ev.and_then(|ev| w.prepare(&ev)) {
                         p.items.push(PreparedItem::Fired(fired));
                     }
                 }
-                Err(problem) => {
-                    let mut pos = position;
-                    pos.source = Some(source.to_owned());
-                    p.items
-                        .push(PreparedItem::Problem(crate::EventError::new(pos, problem)));
+                Some(Err(mut e)) => {
+                    e.position_mut().source = Some(source.to_owned());
+                    p.items.push(PreparedItem::Problem(e));
                 }
             }
         }

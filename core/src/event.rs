@@ -18,15 +18,15 @@ mod fast;
 
 type S<'a> = Option<Cow<'a, str>>;
 
-/// Reads an optional string field, borrowing it from the text unless it has escapes.
-///
-/// serde borrows a `Cow<str>` field only when the field's type is exactly `Cow`: inside an
-/// `Option` it always copies, which cost an allocation per field per event.
 /// Reads an optional nested value as its raw JSON text (checked as JSON, not parsed).
 fn opt_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
     Ok(<Option<&'de RawValue>>::deserialize(d)?.map(RawValue::get))
 }
 
+/// Reads an optional string field, borrowing it from the text unless it has escapes.
+///
+/// serde borrows a `Cow<str>` field only when the field's type is exactly `Cow`: inside an
+/// `Option` it always copies, which cost an allocation per field per event.
 fn opt_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<S<'de>, D::Error> {
     struct Opt;
     struct Str;
@@ -222,8 +222,6 @@ pub enum FieldRef<'v> {
 #[derive(Debug)]
 pub struct Event<'a> {
     raw: &'a str,
-    // Set when the text is already known to be one valid JSON value (from the record reader).
-    checked: Option<&'a RawValue>,
     // The raw event shared by every result of this event (one copy, however many alerts fire).
     shared: OnceCell<Arc<RawValue>>,
     f: Fields<'a>,
@@ -359,24 +357,22 @@ impl<'a> Event<'a> {
     /// Parses one event from its JSON text. The error text names the problem (and, for wrong
     /// types, the field); callers add the record's position.
     pub fn parse(raw: &'a str) -> Result<Self, String> {
-        Self::parse_inner(raw, None)
-    }
-
-    /// Parses a record the reader already delimited as one JSON value (saves re-validating the
-    /// text when results copy it).
-    pub fn from_raw_value(raw: &'a RawValue) -> Result<Self, String> {
-        Self::parse_inner(raw.get(), Some(raw))
-    }
-
-    fn parse_inner(raw: &'a str, checked: Option<&'a RawValue>) -> Result<Self, String> {
         if let Some(f) = fast::fields_whole(raw).filter(|f| f.event_name.is_some()) {
-            return Ok(Self::from_fields(raw, checked, f));
+            return Ok(Self::from_fields(raw, f));
         }
-        Self::parse_serde(raw, checked)
+        Self::parse_serde(raw)
+    }
+
+    /// Parses a record the reader delimited as one JSON value (what [`Records`]'s iterator
+    /// yields); the same as [`Event::parse`] of its text.
+    ///
+    /// [`Records`]: crate::Records
+    pub fn from_raw_value(raw: &'a RawValue) -> Result<Self, String> {
+        Self::parse(raw.get())
     }
 
     /// The serde path: every event the direct reader gives up on, and every error's wording.
-    fn parse_serde(raw: &'a str, checked: Option<&'a RawValue>) -> Result<Self, String> {
+    fn parse_serde(raw: &'a str) -> Result<Self, String> {
         let trimmed = raw.trim_start();
         if !trimmed.starts_with('{') {
             return Err("expected a JSON object for a CloudTrail event".to_owned());
@@ -396,22 +392,22 @@ impl<'a> Event<'a> {
         if f.event_name.is_none() {
             return Err("missing field `eventName`".to_owned());
         }
-        Ok(Self::from_fields(raw, checked, f))
+        Ok(Self::from_fields(raw, f))
     }
 
     /// Parses the event object at the start of `text` in one pass and returns it with the byte
     /// length of its text; `None` when `text` does not start with a valid event (the caller
     /// then takes the checked path, which names the problem).
     ///
-    /// One pass over the text instead of two (delimit as a JSON value, then parse): serde_json
-    /// checks every skipped value while parsing the fields, so a successful parse has also
-    /// proved the whole object valid JSON.
+    /// One pass over the text instead of two (delimit as a JSON value, then parse): both field
+    /// readers check every value they skip, so a successful parse has also proved the whole
+    /// object valid JSON.
     pub(crate) fn parse_prefix(text: &'a str) -> Option<(Self, usize)> {
         if !text.starts_with('{') {
             return None;
         }
         if let Some((f, end)) = fast::fields_at(text, 0).filter(|(f, _)| f.event_name.is_some()) {
-            return Some((Self::from_fields(text.get(..end)?, None, f), end));
+            return Some((Self::from_fields(text.get(..end)?, f), end));
         }
         let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Fields<'a>>();
         let f = stream.next()?.ok()?;
@@ -419,10 +415,10 @@ impl<'a> Event<'a> {
         // Without `eventName` it is not an event; the checked path says so.
         f.event_name.as_ref()?;
         let raw = text.get(..end)?;
-        Some((Self::from_fields(raw, None, f), end))
+        Some((Self::from_fields(raw, f), end))
     }
 
-    fn from_fields(raw: &'a str, checked: Option<&'a RawValue>, f: Fields<'a>) -> Self {
+    fn from_fields(raw: &'a str, f: Fields<'a>) -> Self {
         let time_ms = f
             .event_time
             .as_deref()
@@ -430,7 +426,6 @@ impl<'a> Event<'a> {
             .and_then(parse_event_time);
         Self {
             raw,
-            checked,
             shared: OnceCell::new(),
             f,
             time_ms,
@@ -465,14 +460,8 @@ impl<'a> Event<'a> {
     /// The raw event as a shared JSON value, copied once per event on first use.
     pub fn shared_raw(&self) -> Arc<RawValue> {
         self.shared
-            .get_or_init(|| {
-                let boxed = match self.checked {
-                    Some(r) => r.to_owned(),
-                    // `parse` succeeded, so serde_json has accepted the text.
-                    None => accepted_raw_value(self.raw),
-                };
-                Arc::from(boxed)
-            })
+            // The event parsed, so its text is one valid JSON value.
+            .get_or_init(|| Arc::from(accepted_raw_value(self.raw)))
             .clone()
     }
 

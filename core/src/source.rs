@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{EventError, Position};
 use crate::event::Event;
+use crate::validate::ws;
 
 /// One record's JSON text and where it was found.
 #[derive(Debug, Clone)]
@@ -109,7 +110,7 @@ impl<'a> Records<'a> {
     }
 
     fn skip_ws(&mut self) {
-        self.pos = skip_ws_from(self.buf, self.pos);
+        self.pos = ws(self.buf, self.pos);
     }
 
     fn peek(&self) -> Option<u8> {
@@ -181,7 +182,7 @@ impl<'a> Records<'a> {
 
     /// If a `{"Records": [` wrapper starts at `at`, the offset just after its `[`.
     fn wrapper_at(&self, at: usize) -> Option<usize> {
-        let mut i = skip_ws_from(self.buf, at + 1);
+        let mut i = ws(self.buf, at + 1);
         if !self
             .buf
             .get(i..)
@@ -189,11 +190,11 @@ impl<'a> Records<'a> {
         {
             return None;
         }
-        i = skip_ws_from(self.buf, i + 9);
+        i = ws(self.buf, i + 9);
         if self.buf.get(i) != Some(&b':') {
             return None;
         }
-        i = skip_ws_from(self.buf, i + 1);
+        i = ws(self.buf, i + 1);
         if self.buf.get(i) != Some(&b'[') {
             return None;
         }
@@ -270,7 +271,7 @@ impl<'a> Records<'a> {
     /// over and reports exactly what it always reports.
     fn try_event(&mut self) -> Option<(Event<'a>, Position)> {
         let text = self.text?;
-        let mut i = skip_ws_from(self.buf, self.pos);
+        let mut i = ws(self.buf, self.pos);
         match self.state {
             State::Array {
                 wrapped,
@@ -278,7 +279,7 @@ impl<'a> Records<'a> {
                 index,
             } => {
                 if index > 0 && self.buf.get(i) == Some(&b',') {
-                    i = skip_ws_from(self.buf, i + 1);
+                    i = ws(self.buf, i + 1);
                 }
                 let (ev, len) = Event::parse_prefix(text.get(i..)?)?;
                 self.pos = i + len;
@@ -519,14 +520,6 @@ impl<'a> Records<'a> {
 fn no_control_bytes(buf: &[u8]) -> bool {
     buf.chunks(256)
         .all(|c| c.iter().fold(0u8, |m, &b| m | u8::from(b < 0x20)) == 0)
-}
-
-/// The first offset at or after `i` that is not JSON whitespace.
-fn skip_ws_from(buf: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\r' | b'\n') = buf.get(i) {
-        i += 1;
-    }
-    i
 }
 
 /// The non-blank lines of a JSON Lines buffer with their 1-based line numbers, split without
