@@ -698,6 +698,9 @@ pub(crate) struct CompiledAlert {
     resources: GlobList,
     // The lowercase literals of `resources` when every entry is one (looked up in a set).
     resource_literals: Option<Vec<String>>,
+    // A literal run of every `resources` glob, when each has one: if none occurs in the texts
+    // resource ids come from, no id can match (checked before the ids are collected).
+    resource_needles: Option<Vec<Needle>>,
     request: Vec<Condition>,
     response: Vec<Condition>,
     include: Vec<IpNet>,
@@ -896,6 +899,7 @@ impl CompiledAlert {
             events: globs(id, "events", &def.events, same)?,
             users: globs(id, "users", &def.users, same)?,
             resource_literals: resources.literals(),
+            resource_needles: resources.globs().iter().map(Needle::new).collect(),
             resources,
             request: conditions(id, "request_parameters", &def.request_parameters)?,
             response: conditions(id, "response_elements", &def.response_elements)?,
@@ -1023,6 +1027,13 @@ impl CompiledAlert {
             }
         }
         if !self.resources.is_empty() {
+            if let Some(needles) = &self.resource_needles
+                && !ev
+                    .resource_id_texts()
+                    .any(|t| needles.iter().any(|n| !n.absent_from(t)))
+            {
+                return false;
+            }
             let hit = match &self.resource_literals {
                 Some(lits) => {
                     let set = ev.resource_id_set();

@@ -6,6 +6,8 @@
 //! (`exact`, `prefix*`, `*suffix`, `*infix*`) on ASCII text take a fast path that avoids the
 //! regex engine; every other case uses the compiled `globset` matcher, so both paths agree.
 
+use std::sync::OnceLock;
+
 use globset::{GlobBuilder, GlobMatcher};
 
 #[derive(Debug, Clone)]
@@ -44,35 +46,66 @@ pub struct Glob {
     // Longest lowercase literal run outside wildcards, classes and alternatives.
     longest: String,
     fast: Fast,
-    matcher: GlobMatcher,
+    parsed: globset::Glob,
+    // Compiling the regex is most of the cost of building an alert set, and the fast shapes
+    // need it only for non-ASCII values: compiled on first use (at once for `Complex`).
+    matcher: OnceLock<GlobMatcher>,
 }
 
 fn is_meta(c: char) -> bool {
     matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\')
 }
 
+/// The longest pattern accepted, in bytes. globset panics when a pattern's regex outgrows its
+/// size limit (seen from ~70 KB of `{ab,cd}` groups); every construct stays well under it at
+/// this length, which the tests check.
+pub const MAX_GLOB_LEN: usize = 32 * 1024;
+
 impl Glob {
     /// Compiles `pattern`; the error says what is wrong with it.
+    ///
+    /// ```
+    /// use trailalerts::Glob;
+    /// assert!(Glob::new("Delete*").is_ok());
+    /// assert!(Glob::new("[a-").unwrap_err().contains("bad glob"));
+    /// assert!(Glob::new(&"?".repeat(40_000)).unwrap_err().contains("longer than"));
+    /// ```
     pub fn new(pattern: &str) -> Result<Self, String> {
+        if pattern.len() > MAX_GLOB_LEN {
+            let head: String = pattern.chars().take(40).collect();
+            return Err(format!(
+                "bad glob `{head}…`: longer than {MAX_GLOB_LEN} bytes ({})",
+                pattern.len()
+            ));
+        }
         // Case-insensitivity is "equal after Unicode lowercasing": the matcher sees lowercase
         // patterns and (for non-ASCII text) lowercase values; globset's own flag covers ASCII.
         let lower = pattern.to_lowercase();
-        let matcher = GlobBuilder::new(&lower)
+        let parsed = GlobBuilder::new(&lower)
             .case_insensitive(true)
             .literal_separator(false)
             .backslash_escape(true)
             .build()
-            .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))?
-            .compile_matcher();
+            .map_err(|e| format!("bad glob `{pattern}`: {}", e.kind()))?;
         let prefix: String = lower.chars().take_while(|c| !is_meta(*c)).collect();
         let longest = longest_run(&lower);
+        let fast = classify(&lower);
+        let matcher = OnceLock::new();
+        if matches!(fast, Fast::Complex) {
+            let _ = matcher.set(parsed.compile_matcher());
+        }
         Ok(Self {
             text: pattern.to_owned(),
             prefix,
             longest,
-            fast: classify(&lower),
+            fast,
+            parsed,
             matcher,
         })
+    }
+
+    fn matcher(&self) -> &GlobMatcher {
+        self.matcher.get_or_init(|| self.parsed.compile_matcher())
     }
 
     /// The pattern as written.
@@ -114,7 +147,7 @@ impl Glob {
     /// it once for all its globs).
     fn is_match_known(&self, value: &str, ascii: bool) -> bool {
         if !ascii {
-            return self.matcher.is_match(value.to_lowercase());
+            return self.matcher().is_match(value.to_lowercase());
         }
         let v = value.as_bytes();
         match &self.fast {
@@ -144,7 +177,7 @@ impl Glob {
                     );
                 edges && wild_match(pattern, v)
             }
-            Fast::Complex => self.matcher.is_match(value),
+            Fast::Complex => self.matcher().is_match(value),
         }
     }
 }
@@ -316,6 +349,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn longest_patterns_of_every_construct_compile() {
+        // The matcher is compiled lazily: at the length limit, every construct must still
+        // compile (globset panics past its regex size limit).
+        for unit in [
+            "?",
+            "*a",
+            "[a-z]",
+            "[!a]",
+            "{ab,cd}",
+            "{é,ü}",
+            "[é-ü]",
+            "[[:alpha:]]",
+            "\\*",
+            "é",
+        ] {
+            let p = unit.repeat(MAX_GLOB_LEN / unit.len());
+            let g = Glob::new(&p).unwrap();
+            assert!(!g.matcher().is_match("x"), "{unit}");
+        }
+        let long = "a".repeat(MAX_GLOB_LEN + 1);
+        let e = Glob::new(&long).unwrap_err();
+        assert!(
+            e.contains("longer than 32768 bytes (32769)") && e.len() < 200,
+            "{e}"
+        );
+    }
+
+    #[test]
     fn shapes_agree_with_matcher() {
         let cases = [
             ("alice", "ALICE", true),
@@ -355,7 +416,7 @@ mod tests {
             let g = Glob::new(p).unwrap();
             assert_eq!(g.is_match(v), want, "{p} vs {v}");
             assert_eq!(
-                g.matcher.is_match(v.to_lowercase()),
+                g.matcher().is_match(v.to_lowercase()),
                 want,
                 "matcher {p} vs {v}"
             );
@@ -385,7 +446,7 @@ mod tests {
             for v in &values {
                 assert_eq!(
                     g.is_match(v),
-                    g.matcher.is_match(v.to_lowercase()),
+                    g.matcher().is_match(v.to_lowercase()),
                     "{p} vs {v}"
                 );
             }

@@ -62,7 +62,7 @@ pub use error::{AlertError, Error, EventError, NotifyError, PatternError, Positi
 pub use event::{
     Event, FieldRef, Outcome, Segment, SessionContext, SessionIssuer, UserIdentity, lookup_all,
 };
-pub use glob::{Glob, GlobList};
+pub use glob::{Glob, GlobList, MAX_GLOB_LEN};
 pub use message::{MessageShape, S3Object, decode_s3_key, detect_message, skip_reason};
 pub use notify::{
     CHANNEL_TYPES, ChannelConfig, MemoryNotifier, Notifier, Secret, SyslogFormat, SyslogTransport,

@@ -49,17 +49,35 @@ proptest! {
     }
 
     /// Literal `resources` (matched through a per-event set) and wildcard ones (matched
-    /// identifier by identifier) agree with the glob itself on every identifier.
+    /// identifier by identifier) agree with the glob itself on every identifier, whether the
+    /// identifier is a `resources[].ARN` or a string inside `requestParameters`, and whether
+    /// the pattern is long enough to be looked for in the raw text first or not.
     #[test]
-    fn resource_filters_agree_with_globs(a in user_name(), ids in prop::collection::vec(user_name(), 0..4)) {
-        let ev_text = serde_json::json!({"eventName": "X", "requestParameters": {"ids": ids}}).to_string();
+    fn resource_filters_agree_with_globs(
+        a in user_name(),
+        ids in prop::collection::vec(user_name(), 0..4),
+        arns in prop::collection::vec(user_name(), 0..3),
+        prefix in prop::sample::select(vec!["", "arn:aws:s3:::"]),
+        pick in 0usize..3,
+    ) {
+        let ids: Vec<String> = ids.iter().map(|i| format!("{prefix}{i}")).collect();
+        let arns: Vec<String> = arns.iter().map(|i| format!("{prefix}{i}")).collect();
+        let resources: Vec<serde_json::Value> =
+            arns.iter().map(|a| serde_json::json!({"ARN": a, "type": "AWS::S3::Object"})).collect();
+        let ev_text = serde_json::json!({"eventName": "X", "requestParameters": {"ids": ids}, "resources": resources}).to_string();
         let ev = Event::parse(&ev_text).unwrap();
-        for pattern in [escape(&a), format!("{}*", escape(&a))] {
+        // Patterns often taken from an identifier, so that hits are exercised, not only misses.
+        let a = match (pick, ids.first(), arns.first()) {
+            (0, Some(i), _) => i.clone(),
+            (1, _, Some(r)) => r.to_uppercase(),
+            _ => format!("{prefix}{a}"),
+        };
+        for pattern in [escape(&a), format!("{}*", escape(&a)), format!("*{}", escape(&a))] {
             let alert = serde_json::json!({"id": "r", "name": "r", "risk": "low", "resources": [pattern]});
             let mut e = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
             let g = Glob::new(&pattern).unwrap();
-            let want = ids.iter().any(|i| g.is_match(i));
-            prop_assert_eq!(!e.evaluate(&ev).is_empty(), want, "{:?} on {:?}", pattern, ids);
+            let want = ids.iter().chain(&arns).any(|i| g.is_match(i));
+            prop_assert_eq!(!e.evaluate(&ev).is_empty(), want, "{:?} on {:?} / {:?}", pattern, ids, arns);
         }
     }
 
