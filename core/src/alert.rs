@@ -663,7 +663,7 @@ pub(crate) fn folds_to_ascii(text: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 struct Needle {
     // Lowercase ASCII, at least 3 bytes.
-    lit: Vec<u8>,
+    lit: crate::glob::CaseFinder,
 }
 
 impl Needle {
@@ -676,14 +676,14 @@ impl Needle {
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
         (l.len() >= 3 && l.is_ascii() && !numeric).then(|| Self {
-            lit: l.to_ascii_lowercase().into_bytes(),
+            lit: crate::glob::CaseFinder::new(l.to_ascii_lowercase().as_bytes()),
         })
     }
 
     /// True when `text` is searchable and does not contain the literal.
     fn absent_from(&self, text: &str) -> bool {
         let t = text.as_bytes();
-        searchable(t) && !crate::glob::contains_ignore_ascii_case(t, &self.lit)
+        searchable(t) && !self.lit.found_in(t)
     }
 }
 
