@@ -90,7 +90,12 @@ impl AwsRanges {
         let Some(src) = ev.source_ip() else {
             return false;
         };
-        if src == "AWS Internal" || src.to_ascii_lowercase().ends_with(".amazonaws.com") {
+        const AWS: &[u8] = b".amazonaws.com";
+        let b = src.as_bytes();
+        let aws_host = b.len() >= AWS.len()
+            && b.get(b.len() - AWS.len()..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(AWS));
+        if src == "AWS Internal" || aws_host {
             return true;
         }
         match ev.source_ip_addr() {
@@ -1365,6 +1370,9 @@ mod tests {
             ("2600:1e00::1", false),
             ("::ffff:3.5.140.1", true),
             ("s3.amazonaws.com", true),
+            ("EC2.AmazonAWS.com", true),
+            ("amazonaws.com", false),
+            ("evil-amazonaws.com.example", false),
             ("AWS Internal", true),
             ("203.0.113.1", false),
         ] {

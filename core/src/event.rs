@@ -234,6 +234,8 @@ pub struct Event<'a> {
     // from the raw text (borrowed unless escaped), without building a JSON tree.
     resource_ids: OnceCell<Vec<Cow<'a, str>>>,
     resource_set: OnceCell<std::collections::HashSet<Cow<'a, str>>>,
+    // `sourceIPAddress` parsed once (every source-IP filter of every candidate alert reads it).
+    addr: OnceCell<Option<IpAddr>>,
 }
 
 /// The names `users` globs are matched against (at most seven, see [`Event::user_names`]),
@@ -435,6 +437,7 @@ impl<'a> Event<'a> {
             additional: OnceCell::new(),
             resource_ids: OnceCell::new(),
             resource_set: OnceCell::new(),
+            addr: OnceCell::new(),
         }
     }
 
@@ -661,13 +664,15 @@ impl<'a> Event<'a> {
 
     /// `sourceIPAddress` as an IP address (IPv6 zone ids and brackets are stripped).
     pub fn source_ip_addr(&self) -> Option<IpAddr> {
-        let s = self.source_ip()?.trim();
-        let s = s
-            .strip_prefix('[')
-            .and_then(|x| x.strip_suffix(']'))
-            .unwrap_or(s);
-        let s = s.split_once('%').map_or(s, |(a, _)| a);
-        s.parse().ok()
+        *self.addr.get_or_init(|| {
+            let s = self.source_ip()?.trim();
+            let s = s
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(s);
+            let s = s.split_once('%').map_or(s, |(a, _)| a);
+            s.parse().ok()
+        })
     }
 
     /// `requestParameters`, parsed on first use.
