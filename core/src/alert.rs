@@ -582,10 +582,10 @@ struct Condition {
 impl Condition {
     /// Whether the raw text of the subtree (`requestParameters` or `responseElements`) already
     /// shows this condition cannot hold, without building its JSON tree.
-    fn ruled_out(&self, text: Option<&str>) -> bool {
+    fn ruled_out(&self, text: Option<&str>, plain: &std::cell::OnceCell<bool>) -> bool {
         self.needle
             .as_ref()
-            .is_some_and(|n| text.is_none_or(|t| n.absent_from(t)))
+            .is_some_and(|n| text.is_none_or(|t| n.absent_from_text(t, plain)))
     }
 
     fn check(&self, root: Option<&Value>) -> bool {
@@ -637,6 +637,10 @@ pub(crate) fn needle_cost(v: &[String]) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct Facts<'e> {
     names: std::cell::OnceCell<UserNames<'e>>,
+    // Whether the raw `requestParameters` / `responseElements` text is searchable (see
+    // `searchable`): every literal search of every candidate alert in that text needs it.
+    request_plain: std::cell::OnceCell<bool>,
+    response_plain: std::cell::OnceCell<bool>,
 }
 
 /// Whether every string of this JSON text appears in it verbatim up to ASCII case: no escape
@@ -684,6 +688,13 @@ impl Needle {
     fn absent_from(&self, text: &str) -> bool {
         let t = text.as_bytes();
         searchable(t) && !self.lit.found_in(t)
+    }
+
+    /// [`Needle::absent_from`] for a text searched by several alerts: whether it is
+    /// searchable is worked out once, in `plain`.
+    fn absent_from_text(&self, text: &str, plain: &std::cell::OnceCell<bool>) -> bool {
+        let t = text.as_bytes();
+        *plain.get_or_init(|| searchable(t)) && !self.lit.found_in(t)
     }
 }
 
@@ -1027,10 +1038,19 @@ impl CompiledAlert {
             }
         }
         if !self.resources.is_empty() {
+            // Identifiers are the ARNs and the string values of the two parameter objects.
             if let Some(needles) = &self.resource_needles
                 && !ev
-                    .resource_id_texts()
+                    .resource_arns()
                     .any(|t| needles.iter().any(|n| !n.absent_from(t)))
+                && [
+                    (ev.request_parameters_text(), &facts.request_plain),
+                    (ev.response_elements_text(), &facts.response_plain),
+                ]
+                .into_iter()
+                .all(|(t, plain)| {
+                    t.is_none_or(|t| needles.iter().all(|n| n.absent_from_text(t, plain)))
+                })
             {
                 return false;
             }
@@ -1047,7 +1067,11 @@ impl CompiledAlert {
         }
         if !self.request.is_empty() {
             let text = ev.request_parameters_text();
-            if self.request.iter().any(|c| c.ruled_out(text)) {
+            if self
+                .request
+                .iter()
+                .any(|c| c.ruled_out(text, &facts.request_plain))
+            {
                 return false;
             }
             let root = ev.request_parameters();
@@ -1057,7 +1081,11 @@ impl CompiledAlert {
         }
         if !self.response.is_empty() {
             let text = ev.response_elements_text();
-            if self.response.iter().any(|c| c.ruled_out(text)) {
+            if self
+                .response
+                .iter()
+                .any(|c| c.ruled_out(text, &facts.response_plain))
+            {
                 return false;
             }
             let root = ev.response_elements();

@@ -717,16 +717,6 @@ impl<'a> Event<'a> {
             .filter_map(|r| r.arn.as_deref())
     }
 
-    /// The texts every resource identifier is read from: each `resources[].ARN`, and the raw
-    /// JSON of `requestParameters` and `responseElements` (where the ids are string values).
-    pub(crate) fn resource_id_texts(&self) -> impl Iterator<Item = &str> {
-        self.resource_arns().chain(
-            [self.f.request_parameters, self.f.response_elements]
-                .into_iter()
-                .flatten(),
-        )
-    }
-
     /// Every resource identifier, lowercased (Unicode), as a set: alerts whose `resources` are
     /// all literals look theirs up instead of matching every identifier.
     pub fn resource_id_set(&self) -> &std::collections::HashSet<Cow<'a, str>> {
