@@ -1054,6 +1054,48 @@ mod tests {
     }
 
     #[test]
+    fn escaped_strings_and_keys_are_unescaped() {
+        // Every escape form, in a top-level value, a nested value and a key: the direct reader
+        // must hand them to serde for unescaping, never borrow the escaped text.
+        for (text, name, user) in [
+            (
+                r#"{"eventName":"a\"b","userIdentity":{"userName":"c\\d"}}"#,
+                "a\"b",
+                "c\\d",
+            ),
+            (
+                r#"{"eventName":"a\/b","userIdentity":{"userName":"c\nd"}}"#,
+                "a/b",
+                "c\nd",
+            ),
+            (
+                r#"{"eventName":"a\tb","userIdentity":{"userName":"\b\f\r"}}"#,
+                "a\tb",
+                "\u{8}\u{c}\r",
+            ),
+            (
+                r#"{"eventName":"\u0041","userIdentity":{"userName":"\ud83d\ude00"}}"#,
+                "A",
+                "\u{1f600}",
+            ),
+            (
+                r#"{"event\u004eame":"X","userIdentity":{"user\u004eame":"u"}}"#,
+                "X",
+                "u",
+            ),
+        ] {
+            Event::check_field_readers_agree(text).unwrap();
+            let e = ev(text);
+            assert_eq!(e.event_name(), Some(name), "{text}");
+            assert_eq!(
+                e.identity().and_then(|i| i.user_name.as_deref()),
+                Some(user),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn identities() {
         let root = r#"{"eventName":"ConsoleLogin","userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root","accountId":"1"}}"#;
         let e = ev(root);

@@ -121,9 +121,16 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 
 /// The end of the string whose opening quote is at `i`.
 pub(crate) fn string_end<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<usize> {
+    string_scan::<NO_CONTROLS>(b, i).map(|(end, _)| end)
+}
+
+/// The end of the string whose opening quote is at `i`, and whether it holds an escape (a
+/// reader borrows the text of strings without one, saving a second search for `\`).
+pub(crate) fn string_scan<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<(usize, bool)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = i + 1;
+    let mut escaped = false;
     loop {
         // Eight bytes at a time: stop at the first quote, backslash or control byte.
         while let Some(chunk) = b.get(i..i + 8) {
@@ -143,15 +150,19 @@ pub(crate) fn string_end<const NO_CONTROLS: bool>(b: &[u8], i: usize) -> Option<
             i += 8;
         }
         match *b.get(i)? {
-            b'"' => return Some(i + 1),
+            b'"' => return Some((i + 1, escaped)),
             b'\\' => match *b.get(i + 1)? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                    escaped = true;
+                    i += 2;
+                }
                 b'u' => {
                     // Any four hex digits: like serde_json when it skips a value, surrogates
                     // are not paired here (the field parse that reads the string checks them).
                     if !b.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) {
                         return None;
                     }
+                    escaped = true;
                     i += 6;
                 }
                 _ => return None,

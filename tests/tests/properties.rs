@@ -461,6 +461,35 @@ fn event_object() -> impl Strategy<Value = String> {
     })
 }
 
+/// Events the direct field reader reads itself (known keys, string values, no repeats), with
+/// values full of escapes: the generator above mostly builds objects it hands to serde.
+fn readable_event() -> impl Strategy<Value = String> {
+    let string = "\"([a-zA-Z0-9:/ \u{e9}]|\\\\[\"\\\\/bfnrt]|\\\\u00[4-7][0-9a-f]|\\\\ud83d\\\\ude00){0,8}\"";
+    (
+        prop::collection::vec(string, 6),
+        prop::collection::vec(string, 3),
+    )
+        .prop_map(|(top, user)| {
+            format!(
+                r#"{{"eventID":{},"eventName":{},"eventSource":{},"awsRegion":{},"errorCode":{},"userAgent":{},"userIdentity":{{"type":{},"userName":{},"arn":{}}}}}"#,
+                top[0], top[1], top[2], top[3], top[4], top[5], user[0], user[1], user[2]
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Every string the direct reader reads is unescaped exactly as serde_json does (or left
+    /// to serde): escaped values are never borrowed as written.
+    #[test]
+    fn field_reader_unescapes_like_serde(text in readable_event()) {
+        if let Err(e) = Event::check_field_readers_agree(&text) {
+            return Err(TestCaseError::fail(format!("{e}\nfor {text}")));
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use super::{Fields, Resource, S, SessionIssuer, UserIdentity};
-use crate::validate::{string_end, value_end, ws};
+use crate::validate::{string_scan, value_end, ws};
 
 /// The fields of the event object that is all of `text` (whitespace around it aside).
 pub(super) fn fields_whole(text: &str) -> Option<Fields<'_>> {
@@ -113,11 +113,11 @@ fn object<'a>(
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let key_end = string_end::<false>(b, i)?;
-        let key = text.get(i + 1..key_end - 1)?;
-        if key.contains('\\') {
+        let (key_end, escaped) = string_scan::<false>(b, i)?;
+        if escaped {
             return None; // serde would unescape the key before matching it
         }
+        let key = text.get(i + 1..key_end - 1)?;
         i = ws(b, key_end);
         if b.get(i) != Some(&b':') {
             return None;
@@ -153,9 +153,9 @@ fn string<'a>(text: &'a str, i: usize, slot: &mut S<'a>) -> Option<usize> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let end = string_end::<false>(b, i)?;
+    let (end, escaped) = string_scan::<false>(b, i)?;
     let inner = text.get(i + 1..end - 1)?;
-    *slot = Some(if inner.contains('\\') {
+    *slot = Some(if escaped {
         // Rare: serde_json unescapes it (and rejects what it rejects).
         Cow::Owned(serde_json::from_str::<String>(text.get(i..end)?).ok()?)
     } else {
