@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trailalerts::{Engine, Event, Records};
 use trailalerts_adapters::files::{read_log, scan_paths_on};
+use trailalerts_benches::reference;
 
 // As the CLI and the bindings run.
 #[global_allocator]
@@ -183,106 +184,6 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
     let _ = bytes;
-}
-
-/// The reference parse: the fields trailalerts reads, typed and borrowed (`&str`: the
-/// generated corpus has no escaped strings in these fields; setup checks every event parses).
-mod reference {
-    use serde::Deserialize;
-    use serde_json::value::RawValue;
-
-    #[derive(Deserialize)]
-    pub struct Log<'a> {
-        #[serde(borrow, rename = "Records")]
-        pub records: Vec<Fields<'a>>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    #[expect(dead_code, reason = "parsed to be measured, not read")]
-    pub struct Fields<'a> {
-        #[serde(borrow, rename = "eventID")]
-        event_id: Option<&'a str>,
-        #[serde(borrow)]
-        event_time: Option<&'a str>,
-        #[serde(borrow)]
-        event_source: Option<&'a str>,
-        #[serde(borrow)]
-        pub event_name: Option<&'a str>,
-        #[serde(borrow)]
-        aws_region: Option<&'a str>,
-        #[serde(borrow, rename = "sourceIPAddress")]
-        source_ip_address: Option<&'a str>,
-        #[serde(borrow)]
-        error_code: Option<&'a str>,
-        #[serde(borrow)]
-        error_message: Option<&'a str>,
-        #[serde(borrow)]
-        event_type: Option<&'a str>,
-        #[serde(borrow)]
-        recipient_account_id: Option<&'a str>,
-        #[serde(borrow)]
-        user_agent: Option<&'a str>,
-        #[serde(borrow)]
-        user_identity: Option<UserIdentity<'a>>,
-        #[serde(borrow)]
-        request_parameters: Option<&'a RawValue>,
-        #[serde(borrow)]
-        response_elements: Option<&'a RawValue>,
-        #[serde(borrow)]
-        additional_event_data: Option<&'a RawValue>,
-        #[serde(borrow)]
-        resources: Option<Vec<Resource<'a>>>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    #[expect(dead_code, reason = "parsed to be measured, not read")]
-    pub struct UserIdentity<'a> {
-        #[serde(borrow, rename = "type")]
-        kind: Option<&'a str>,
-        #[serde(borrow)]
-        principal_id: Option<&'a str>,
-        #[serde(borrow)]
-        arn: Option<&'a str>,
-        #[serde(borrow)]
-        account_id: Option<&'a str>,
-        #[serde(borrow)]
-        user_name: Option<&'a str>,
-        #[serde(borrow)]
-        invoked_by: Option<&'a str>,
-        #[serde(borrow)]
-        session_context: Option<SessionContext<'a>>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    #[expect(dead_code, reason = "parsed to be measured, not read")]
-    pub struct SessionContext<'a> {
-        #[serde(borrow)]
-        session_issuer: Option<SessionIssuer<'a>>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    #[expect(dead_code, reason = "parsed to be measured, not read")]
-    pub struct SessionIssuer<'a> {
-        #[serde(borrow, rename = "type")]
-        kind: Option<&'a str>,
-        #[serde(borrow)]
-        user_name: Option<&'a str>,
-        #[serde(borrow)]
-        arn: Option<&'a str>,
-        #[serde(borrow)]
-        account_id: Option<&'a str>,
-    }
-
-    #[derive(Deserialize)]
-    #[expect(dead_code, reason = "parsed to be measured, not read")]
-    pub struct Resource<'a> {
-        #[serde(borrow, rename = "ARN", alias = "arn")]
-        arn: Option<&'a str>,
-    }
 }
 
 criterion_group!(benches, bench);

@@ -640,3 +640,111 @@ pub fn engine_of(total: usize, wide: bool) -> Result<trailalerts::Engine, String
     }
     Ok(e)
 }
+
+/// The reference parse: the fields trailalerts reads, typed and borrowed (`&str`: the
+/// generated corpus has no escaped strings in these fields; setup checks every event parses).
+pub mod reference {
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+
+    /// A log file: `{"Records":[…]}`.
+    #[derive(Deserialize)]
+    pub struct Log<'a> {
+        /// The events.
+        #[serde(borrow, rename = "Records")]
+        pub records: Vec<Fields<'a>>,
+    }
+
+    /// The fields rules read.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[expect(dead_code, reason = "parsed to be measured, not read")]
+    pub struct Fields<'a> {
+        #[serde(borrow, rename = "eventID")]
+        event_id: Option<&'a str>,
+        #[serde(borrow)]
+        event_time: Option<&'a str>,
+        #[serde(borrow)]
+        event_source: Option<&'a str>,
+        /// `eventName`.
+        #[serde(borrow)]
+        pub event_name: Option<&'a str>,
+        #[serde(borrow)]
+        aws_region: Option<&'a str>,
+        #[serde(borrow, rename = "sourceIPAddress")]
+        source_ip_address: Option<&'a str>,
+        #[serde(borrow)]
+        error_code: Option<&'a str>,
+        #[serde(borrow)]
+        error_message: Option<&'a str>,
+        #[serde(borrow)]
+        event_type: Option<&'a str>,
+        #[serde(borrow)]
+        recipient_account_id: Option<&'a str>,
+        #[serde(borrow)]
+        user_agent: Option<&'a str>,
+        #[serde(borrow)]
+        user_identity: Option<UserIdentity<'a>>,
+        #[serde(borrow)]
+        request_parameters: Option<&'a RawValue>,
+        #[serde(borrow)]
+        response_elements: Option<&'a RawValue>,
+        #[serde(borrow)]
+        additional_event_data: Option<&'a RawValue>,
+        #[serde(borrow)]
+        resources: Option<Vec<Resource<'a>>>,
+    }
+
+    /// `userIdentity`.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[expect(dead_code, reason = "parsed to be measured, not read")]
+    pub struct UserIdentity<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<&'a str>,
+        #[serde(borrow)]
+        principal_id: Option<&'a str>,
+        #[serde(borrow)]
+        arn: Option<&'a str>,
+        #[serde(borrow)]
+        account_id: Option<&'a str>,
+        #[serde(borrow)]
+        user_name: Option<&'a str>,
+        #[serde(borrow)]
+        invoked_by: Option<&'a str>,
+        #[serde(borrow)]
+        session_context: Option<SessionContext<'a>>,
+    }
+
+    /// `userIdentity.sessionContext`.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[expect(dead_code, reason = "parsed to be measured, not read")]
+    pub struct SessionContext<'a> {
+        #[serde(borrow)]
+        session_issuer: Option<SessionIssuer<'a>>,
+    }
+
+    /// `sessionContext.sessionIssuer`.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[expect(dead_code, reason = "parsed to be measured, not read")]
+    pub struct SessionIssuer<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<&'a str>,
+        #[serde(borrow)]
+        user_name: Option<&'a str>,
+        #[serde(borrow)]
+        arn: Option<&'a str>,
+        #[serde(borrow)]
+        account_id: Option<&'a str>,
+    }
+
+    /// One of `resources`.
+    #[derive(Deserialize)]
+    #[expect(dead_code, reason = "parsed to be measured, not read")]
+    pub struct Resource<'a> {
+        #[serde(borrow, rename = "ARN", alias = "arn")]
+        arn: Option<&'a str>,
+    }
+}
