@@ -77,8 +77,9 @@ test('alerts, ignores, builtinAlerts', () => {
   assert.ok(engine.alerts().some(a => a.id === 'cis-4.5-cloudtrail-changes' && a.enabled === false))
 })
 
-test('SQLite storage: save once, query, ignore from a result', async () => {
+test('SQLite storage: save once, query, ignore from a result', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ta-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   const store = await Storage.sqlite(path.join(dir, 'a.db'))
   const engine = new Engine()
   const results = await engine.scan([samples])

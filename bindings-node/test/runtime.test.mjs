@@ -16,23 +16,28 @@ test('many evaluateMany calls in flight give the same results as one by one', as
 })
 
 test('the event loop stays responsive during a long scan', async () => {
+  // ~125 MB of logs: removed afterwards, pass or fail.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ta-scan-'))
-  const line = fs.readFileSync(path.join(repo, 'tests/data/corpus/awsdocs_examples.jsonl'))
-  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, `f${i}.jsonl`), Buffer.concat(Array(200).fill(line)))
-  let maxLag = 0
-  let last = performance.now()
-  const timer = setInterval(() => {
-    const now = performance.now()
-    maxLag = Math.max(maxLag, now - last - 5)
-    last = now
-  }, 5)
-  const t0 = performance.now()
-  const out = await new Engine().scanDetailed([dir])
-  const took = performance.now() - t0
-  clearInterval(timer)
-  assert.ok(out.summary.events > 50000, `scanned ${out.summary.events}`)
-  assert.ok(took > 50, `scan took ${took} ms: too short to measure lag`)
-  assert.ok(maxLag < 50, `timer lag ${maxLag.toFixed(1)} ms during a ${took.toFixed(0)} ms scan`)
+  try {
+    const line = fs.readFileSync(path.join(repo, 'tests/data/corpus/awsdocs_examples.jsonl'))
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, `f${i}.jsonl`), Buffer.concat(Array(200).fill(line)))
+    let maxLag = 0
+    let last = performance.now()
+    const timer = setInterval(() => {
+      const now = performance.now()
+      maxLag = Math.max(maxLag, now - last - 5)
+      last = now
+    }, 5)
+    const t0 = performance.now()
+    const out = await new Engine().scanDetailed([dir])
+    const took = performance.now() - t0
+    clearInterval(timer)
+    assert.ok(out.summary.events > 50000, `scanned ${out.summary.events}`)
+    assert.ok(took > 50, `scan took ${took} ms: too short to measure lag`)
+    assert.ok(maxLag < 50, `timer lag ${maxLag.toFixed(1)} ms during a ${took.toFixed(0)} ms scan`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('a TypeScript usage file type-checks against index.d.ts', () => {
@@ -67,13 +72,17 @@ test('README and guide snippets run', async () => {
 test('npm pack gives a package that installs and works in a fresh project', () => {
   const pkgDir = path.join(here, '..')
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ta-pack-'))
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: pkgDir, encoding: 'utf8' }).trim().split('\n').pop()
-  const app = path.join(out, 'app')
-  fs.mkdirSync(app)
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module' }))
-  execFileSync('npm', ['install', '--silent', '--no-audit', '--no-fund', path.join(out, tarball)], { cwd: app })
-  fs.writeFileSync(path.join(app, 'main.js'), "import { Engine } from 'trailalerts'\nconst r = new Engine().evaluate({ eventName: 'StopLogging', eventSource: 'cloudtrail.amazonaws.com' })\nconsole.log(r[0].alertId)\n")
-  fs.writeFileSync(path.join(app, 'main.cjs'), "const { Engine } = require('trailalerts')\nconsole.log(new Engine().evaluate({ eventName: 'StopLogging', eventSource: 'cloudtrail.amazonaws.com' })[0].alertId)\n")
-  assert.equal(execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' }).trim(), 'cis-4.5-cloudtrail-changes')
-  assert.equal(execFileSync(process.execPath, ['main.cjs'], { cwd: app, encoding: 'utf8' }).trim(), 'cis-4.5-cloudtrail-changes')
+  try {
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: pkgDir, encoding: 'utf8' }).trim().split('\n').pop()
+    const app = path.join(out, 'app')
+    fs.mkdirSync(app)
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module' }))
+    execFileSync('npm', ['install', '--silent', '--no-audit', '--no-fund', path.join(out, tarball)], { cwd: app })
+    fs.writeFileSync(path.join(app, 'main.js'), "import { Engine } from 'trailalerts'\nconst r = new Engine().evaluate({ eventName: 'StopLogging', eventSource: 'cloudtrail.amazonaws.com' })\nconsole.log(r[0].alertId)\n")
+    fs.writeFileSync(path.join(app, 'main.cjs'), "const { Engine } = require('trailalerts')\nconsole.log(new Engine().evaluate({ eventName: 'StopLogging', eventSource: 'cloudtrail.amazonaws.com' })[0].alertId)\n")
+    assert.equal(execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' }).trim(), 'cis-4.5-cloudtrail-changes')
+    assert.equal(execFileSync(process.execPath, ['main.cjs'], { cwd: app, encoding: 'utf8' }).trim(), 'cis-4.5-cloudtrail-changes')
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true })
+  }
 })
