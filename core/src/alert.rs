@@ -1001,6 +1001,27 @@ impl CompiledAlert {
     }
 
     /// Every filter but ignores and the threshold.
+    /// Whether no resource identifier of `ev` can match, shown without collecting them: no
+    /// literal of the `resources` globs occurs in the texts identifiers come from (the ARNs and
+    /// the two parameter objects).
+    fn resources_ruled_out(&self, ev: &Event<'_>, facts: &Facts<'_>) -> bool {
+        let Some(needles) = &self.resource_needles else {
+            return false;
+        };
+        let in_arns = ev
+            .resource_arns()
+            .any(|t| needles.iter().any(|n| !n.absent_from(t)));
+        !in_arns
+            && [
+                (ev.request_parameters_text(), &facts.request_plain),
+                (ev.response_elements_text(), &facts.response_plain),
+            ]
+            .into_iter()
+            .all(|(t, plain)| {
+                t.is_none_or(|t| needles.iter().all(|n| n.absent_from_text(t, plain)))
+            })
+    }
+
     pub(crate) fn filters_match<'e>(
         &self,
         ev: &'e Event<'_>,
@@ -1038,20 +1059,7 @@ impl CompiledAlert {
             }
         }
         if !self.resources.is_empty() {
-            // Identifiers are the ARNs and the string values of the two parameter objects.
-            if let Some(needles) = &self.resource_needles
-                && !ev
-                    .resource_arns()
-                    .any(|t| needles.iter().any(|n| !n.absent_from(t)))
-                && [
-                    (ev.request_parameters_text(), &facts.request_plain),
-                    (ev.response_elements_text(), &facts.response_plain),
-                ]
-                .into_iter()
-                .all(|(t, plain)| {
-                    t.is_none_or(|t| needles.iter().all(|n| n.absent_from_text(t, plain)))
-                })
-            {
+            if self.resources_ruled_out(ev, facts) {
                 return false;
             }
             let hit = match &self.resource_literals {

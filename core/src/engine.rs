@@ -90,12 +90,9 @@ impl AwsRanges {
         let Some(src) = ev.source_ip() else {
             return false;
         };
-        const AWS: &[u8] = b".amazonaws.com";
-        let b = src.as_bytes();
-        let aws_host = b.len() >= AWS.len()
-            && b.get(b.len() - AWS.len()..)
-                .is_some_and(|t| t.eq_ignore_ascii_case(AWS));
-        if src == "AWS Internal" || aws_host {
+        if src == "AWS Internal"
+            || crate::glob::ends_with_ignore_ascii_case(src.as_bytes(), b".amazonaws.com")
+        {
             return true;
         }
         match ev.source_ip_addr() {
