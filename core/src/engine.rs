@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::IpNet;
+use serde_json::value::RawValue;
 
 use crate::alert::{AlertDef, CompiledAlert, Facts, GroupKey, Ignore, IgnoreDef};
 use crate::error::AlertError;
@@ -811,7 +812,7 @@ impl Engine {
         for (_, found) in parts.into_iter().flatten() {
             let Ok(prepared) = found else { continue };
             for p in prepared {
-                self.settle_one(p, out);
+                self.settle_one(p, None, out);
             }
         }
         errors
@@ -895,7 +896,7 @@ impl Engine {
             match item {
                 PreparedItem::Fired(fired) => {
                     for p in fired {
-                        self.settle_one(p, out);
+                        self.settle_one(p, None, out);
                     }
                 }
                 PreparedItem::Problem(e) => problems.push(e),
@@ -1072,7 +1073,7 @@ impl Engine {
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
         let p = self.prepare(i, ev);
-        self.settle_one(p, out);
+        self.settle_one(p, Some(ev), out);
     }
 
     /// Everything about alert `i` firing on `ev` that does not depend on engine state: the
@@ -1091,30 +1092,32 @@ impl Engine {
                 event_time: ev.event_time().map(str::to_owned),
             }));
         }
-        let count = match &a.def.threshold {
-            None => None,
-            Some(t) => {
-                let Some(time) = ev.time_ms() else {
-                    return Pending::Untimed;
-                };
-                let window_ms = i64::try_from(t.window_seconds)
-                    .unwrap_or(i64::MAX / 4)
-                    .saturating_mul(1000);
-                Some(Counted {
-                    alert: i,
-                    group: group_key(&a.group_by, ev),
-                    time,
-                    count: t.count,
-                    window_ms,
-                })
-            }
+        let Some(t) = &a.def.threshold else {
+            return Pending::Fire(Box::new(make_result(a, ev)));
         };
-        Pending::Fire(Box::new(make_result(a, ev)), count)
+        let Some(time) = ev.time_ms() else {
+            return Pending::Untimed;
+        };
+        let window_ms = i64::try_from(t.window_seconds)
+            .unwrap_or(i64::MAX / 4)
+            .saturating_mul(1000);
+        // No result yet: most counted events never reach the count, and a result is a dozen
+        // owned strings. The shared raw text is enough to build it when the threshold fires.
+        Pending::Count(Box::new(Counted {
+            alert: i,
+            group: group_key(&a.group_by, ev),
+            time,
+            count: t.count,
+            window_ms,
+            raw: ev.shared_raw(),
+        }))
     }
 
     /// Applies a prepared outcome: statistics, silenced records and threshold state, in the
     /// order events arrived.
-    fn settle_one(&mut self, p: Pending, out: &mut Vec<AlertResult>) {
+    /// `ev` is the event when it is still at hand (one event at a time); batches settle after
+    /// their events are gone and parse a fired threshold's event again from its shared text.
+    fn settle_one(&mut self, p: Pending, ev: Option<&Event<'_>>, out: &mut Vec<AlertResult>) {
         if matches!(p, Pending::Nothing) {
             return;
         }
@@ -1126,22 +1129,28 @@ impl Engine {
                 self.silenced.extend(s);
             }
             Pending::Untimed => self.stats.untimed += 1,
-            Pending::Fire(mut result, counted) => {
-                if let Some(c) = counted {
-                    let Some(a) = self.alerts.get(c.alert) else {
-                        return;
-                    };
-                    let Some(f) =
-                        self.thresholds
-                            .observe(&a.def.id, &c.group, c.time, c.count, c.window_ms)
-                    else {
-                        return;
-                    };
-                    result.count = Some(f.count);
-                    result.window_start = Some(format_epoch_ms(f.first_ms));
-                }
+            Pending::Fire(result) => {
                 self.stats.results += 1;
                 out.push(*result);
+            }
+            Pending::Count(c) => {
+                let Some(a) = self.alerts.get(c.alert) else {
+                    return;
+                };
+                let Some(f) =
+                    self.thresholds
+                        .observe(&a.def.id, &c.group, c.time, c.count, c.window_ms)
+                else {
+                    return;
+                };
+                let mut result = match ev {
+                    Some(ev) => make_result(a, ev),
+                    None => result_from_raw(a, &c.raw),
+                };
+                result.count = Some(f.count);
+                result.window_start = Some(format_epoch_ms(f.first_ms));
+                self.stats.results += 1;
+                out.push(result);
             }
         }
     }
@@ -1156,8 +1165,10 @@ enum Pending {
     Silenced(Option<Silenced>),
     /// A threshold alert on an event without a usable time.
     Untimed,
-    /// A result, fired at once or when its threshold group reaches the count.
-    Fire(Box<AlertResult>, Option<Counted>),
+    /// A result.
+    Fire(Box<AlertResult>),
+    /// An event a threshold alert counts; a result when its group reaches the count.
+    Count(Box<Counted>),
 }
 
 /// One thread's use of an engine while it prepares events without changing it: reusable
@@ -1282,6 +1293,7 @@ struct Counted {
     time: i64,
     count: u32,
     window_ms: i64,
+    raw: Arc<RawValue>,
 }
 
 fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
@@ -1324,6 +1336,37 @@ pub(crate) fn event_id_of(ev: &Event<'_>) -> String {
         .map_or_else(|| stable_id(&[ev.raw()]), str::to_owned)
 }
 
+/// A fired threshold's result, from the event's shared text (the text parsed when the event was
+/// counted, so it parses again; should it not, the result still carries the alert and the raw
+/// event rather than being lost).
+fn result_from_raw(a: &CompiledAlert, raw: &Arc<RawValue>) -> AlertResult {
+    match Event::parse_shared(raw) {
+        Ok(ev) => make_result(a, &ev),
+        Err(_) => {
+            let event_id = stable_id(&[raw.get()]);
+            AlertResult {
+                id: stable_id(&[&a.def.id, &event_id]),
+                alert_id: a.def.id.clone(),
+                alert_name: a.def.name.clone(),
+                risk: a.def.risk,
+                event_id,
+                event_time: None,
+                event_name: None,
+                event_source: None,
+                region: None,
+                user: String::new(),
+                source_ip: None,
+                error_code: None,
+                account_id: None,
+                count: None,
+                window_start: None,
+                save: a.def.save_results,
+                raw: Arc::clone(raw),
+            }
+        }
+    }
+}
+
 fn make_result(a: &CompiledAlert, ev: &Event<'_>) -> AlertResult {
     let event_id = event_id_of(ev);
     let id = stable_id(&[&a.def.id, &event_id]);
@@ -1352,6 +1395,41 @@ fn make_result(a: &CompiledAlert, ev: &Event<'_>) -> AlertResult {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn fired_threshold_results_from_shared_text() {
+        let e = Engine::builder()
+            .builtin(false)
+            .alerts_json(
+                r#"{"id":"t","name":"T","risk":"low","threshold":{"count":2,"window_seconds":60}}"#,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let a = e.alerts.first().unwrap();
+        let text = r#"{"eventID":"e1","eventTime":"2024-01-01T00:00:00Z","eventName":"GetObject","eventSource":"s3.amazonaws.com","awsRegion":"eu-west-1","sourceIPAddress":"203.0.113.9","errorCode":"AccessDenied","recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/s","sessionContext":{"sessionIssuer":{"userName":"R"}}}}"#;
+        let ev = Event::parse(text).unwrap();
+        let raw = ev.shared_raw();
+        let direct = serde_json::to_value(make_result(a, &ev)).unwrap();
+        let again = result_from_raw(a, &raw);
+        assert!(
+            Arc::ptr_eq(&again.raw, &raw),
+            "the shared text is reused, not copied"
+        );
+        assert_eq!(serde_json::to_value(&again).unwrap(), direct);
+        assert_eq!(again.user, "R/s");
+
+        // Text that does not parse as an event (it cannot come from a counted event) still
+        // gives a result naming the alert and carrying the raw text.
+        let bad: Arc<RawValue> =
+            Arc::from(RawValue::from_string(r#"{"eventName":5}"#.to_owned()).unwrap());
+        let r = result_from_raw(a, &bad);
+        assert_eq!((r.alert_id.as_str(), r.alert_name.as_str()), ("t", "T"));
+        assert_eq!(r.event_id, stable_id(&[bad.get()]));
+        assert_eq!(r.id, stable_id(&["t", &r.event_id]));
+        assert_eq!(r.raw.get(), bad.get());
+        assert!(r.event_name.is_none());
+    }
 
     #[test]
     fn aws_ip_ranges_file() {

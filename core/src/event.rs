@@ -373,6 +373,15 @@ impl<'a> Event<'a> {
         Self::parse(raw.get())
     }
 
+    /// Parses the text of [`Event::shared_raw`] again, sharing it (results built from the
+    /// event use this copy instead of making another).
+    pub(crate) fn parse_shared(raw: &'a Arc<RawValue>) -> Result<Self, String> {
+        let ev = Self::parse(raw.get())?;
+        // Just created, so empty: `set` cannot fail.
+        let _ = ev.shared.set(Arc::clone(raw));
+        Ok(ev)
+    }
+
     /// The serde path: every event the direct reader gives up on, and every error's wording.
     fn parse_serde(raw: &'a str) -> Result<Self, String> {
         let trimmed = raw.trim_start();
