@@ -764,7 +764,7 @@ impl Engine {
             let mut w = Worker::new(this);
             for (k, t) in part.iter().enumerate() {
                 let trimmed = t.trim_ascii();
-                if looks_like_object(trimmed) && !w.may_match(trimmed) {
+                if looks_like_object(trimmed) && !w.may_match(this, trimmed) {
                     continue;
                 }
                 let parsed = std::str::from_utf8(t)
@@ -772,13 +772,14 @@ impl Engine {
                     .and_then(Event::parse);
                 match parsed {
                     Ok(ev) => {
-                        if let Some(prepared) = w.prepare(&ev) {
+                        if let Some(prepared) = w.prepare(this, &ev) {
                             found.push((start + k, Ok(prepared)));
                         }
                     }
                     Err(e) => found.push((start + k, Err(e))),
                 }
             }
+            w.flush(this);
             found
         };
         let parts: Vec<Found> = if threads <= 1 {
@@ -851,26 +852,11 @@ impl Engine {
                 p.cancelled = true;
                 break;
             }
-            // `Ok(None)`: an event the prefilter proved no alert can match (never parsed).
-            let read = if w.prefilter {
-                records.next_text().map(|r| {
-                    let (raw, position) = r?;
-                    if !w.may_match(raw.as_bytes()) {
-                        return Ok(None);
-                    }
-                    Event::parse(raw)
-                        .map(Some)
-                        .map_err(|problem| crate::EventError::new(position, problem))
-                })
-            } else {
-                // Every record is parsed anyway: one pass over each event's text.
-                records.next_event().map(|r| r.map(|(ev, _)| Some(ev)))
-            };
-            match read {
+            match w.next_event(self, &mut records) {
                 None => break,
                 Some(Ok(ev)) => {
                     p.events += 1;
-                    if let Some(fired) = ev.and_then(|ev| w.prepare(&ev)) {
+                    if let Some(fired) = ev.and_then(|ev| w.prepare(self, &ev)) {
                         p.items.push(PreparedItem::Fired(fired));
                     }
                 }
@@ -880,7 +866,65 @@ impl Engine {
                 }
             }
         }
+        w.flush(self);
         p
+    }
+
+    /// [`Engine::prepare_records`] and [`Engine::settle`] in one pass, for one thread: each
+    /// event's results are built and handed to `on_result` while the event is at hand, and bad
+    /// records to `on_problem`, in record order. Nothing is held for the whole buffer, and a
+    /// threshold that fires builds its result from the event it just read.
+    ///
+    /// ```
+    /// let mut e = trailalerts::Engine::builder().build().unwrap();
+    /// let file = br#"{"Records":[
+    ///   {"eventID":"1","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com"},
+    ///   {"eventID":"2"}]}"#;
+    /// let (mut results, mut problems) = (Vec::new(), Vec::new());
+    /// let read = e.evaluate_records("f.json", file, None, &mut |r| results.push(r), &mut |p| problems.push(p));
+    /// assert_eq!((read.events, read.bad_records, results.len()), (1, 1, 1));
+    /// assert!(problems[0].to_string().contains("eventName"));
+    /// ```
+    pub fn evaluate_records(
+        &mut self,
+        source: &str,
+        buf: &[u8],
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+        on_result: &mut dyn FnMut(AlertResult),
+        on_problem: &mut dyn FnMut(crate::EventError),
+    ) -> RecordCounts {
+        let mut counts = RecordCounts::default();
+        let mut w = Worker::new(self);
+        let mut records = crate::source::Records::new(buf);
+        let mut out = Vec::new();
+        for n in 0usize.. {
+            if n % 1024 == 1023 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                counts.cancelled = true;
+                break;
+            }
+            match w.next_event(self, &mut records) {
+                None => break,
+                Some(Ok(ev)) => {
+                    counts.events += 1;
+                    self.stats.events += 1;
+                    let Some(ev) = ev else { continue };
+                    for m in w.matches(self, &ev) {
+                        let p = self.prepare(m.alert, &ev, Keep::Nothing);
+                        self.settle_one(p, Some(&ev), &mut out);
+                    }
+                    for r in out.drain(..) {
+                        on_result(r);
+                    }
+                }
+                Some(Err(mut e)) => {
+                    e.position_mut().source = Some(source.to_owned());
+                    counts.bad_records += 1;
+                    on_problem(e);
+                }
+            }
+        }
+        w.flush(self);
+        counts
     }
 
     /// Applies a [`Prepared`] buffer: ignores' records, thresholds and statistics, in record
@@ -1072,14 +1116,14 @@ impl Engine {
     }
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
-        let p = self.prepare(i, ev);
+        let p = self.prepare(i, ev, Keep::Nothing);
         self.settle_one(p, Some(ev), out);
     }
 
     /// Everything about alert `i` firing on `ev` that does not depend on engine state: the
     /// ignore check and the result itself. Batches run this on many threads and settle the
     /// outcomes in input order afterwards.
-    fn prepare(&self, i: usize, ev: &Event<'_>) -> Pending {
+    fn prepare(&self, i: usize, ev: &Event<'_>, keep: Keep) -> Pending {
         let Some(a) = self.alerts.get(i) else {
             return Pending::Nothing;
         };
@@ -1109,7 +1153,7 @@ impl Engine {
             time,
             count: t.count,
             window_ms,
-            raw: ev.shared_raw(),
+            raw: matches!(keep, Keep::Raw).then(|| ev.shared_raw()),
         }))
     }
 
@@ -1143,9 +1187,15 @@ impl Engine {
                 else {
                     return;
                 };
-                let mut result = match ev {
-                    Some(ev) => make_result(a, ev),
-                    None => result_from_raw(a, &c.raw),
+                let built = match (ev, &c.raw) {
+                    (Some(ev), _) => Some(make_result(a, ev)),
+                    (None, Some(raw)) => Some(result_from_raw(a, raw)),
+                    (None, None) => None,
+                };
+                // Prepared for settling without its event, a count always keeps the raw text.
+                debug_assert!(built.is_some(), "a deferred count without its event text");
+                let Some(mut result) = built else {
+                    return;
                 };
                 result.count = Some(f.count);
                 result.window_start = Some(format_epoch_ms(f.first_ms));
@@ -1175,8 +1225,7 @@ enum Pending {
 /// scratch buffers, and the adaptive prefilter (consulted while it pays; its statistics are
 /// shared with the engine every 1,024 checks, so other workers learn without contending on
 /// every event).
-struct Worker<'e> {
-    engine: &'e Engine,
+struct Worker {
     prefilter: bool,
     seen: (u64, u64),
     scratch: String,
@@ -1184,10 +1233,9 @@ struct Worker<'e> {
     matches: Vec<Match>,
 }
 
-impl<'e> Worker<'e> {
-    fn new(engine: &'e Engine) -> Self {
+impl Worker {
+    fn new(engine: &Engine) -> Self {
         Self {
-            engine,
             prefilter: engine.prefilter.is_some() && engine.prefilter_pays(),
             seen: (0, 0),
             scratch: String::new(),
@@ -1197,42 +1245,66 @@ impl<'e> Worker<'e> {
     }
 
     /// False when no alert can match `raw` (always true once the prefilter stopped paying).
-    fn may_match(&mut self, raw: &[u8]) -> bool {
+    fn may_match(&mut self, engine: &Engine, raw: &[u8]) -> bool {
         if !self.prefilter {
             return true;
         }
-        let pass = self.engine.may_match(raw);
+        let pass = engine.may_match(raw);
         self.seen.0 += 1;
         self.seen.1 += u64::from(pass);
         if self.seen.0 == 1024 {
-            self.flush();
-            self.prefilter = self.engine.prefilter_pays();
+            self.flush(engine);
+            self.prefilter = engine.prefilter_pays();
         }
         pass
     }
 
-    fn flush(&mut self) {
-        self.engine.prefilter_seen.add(self.seen.0, self.seen.1);
+    /// Shares what the prefilter saw with the engine (call when done).
+    fn flush(&mut self, engine: &Engine) {
+        engine.prefilter_seen.add(self.seen.0, self.seen.1);
         self.seen = (0, 0);
     }
 
-    /// The prepared outcomes of the alerts `ev` matches, or `None` when none does.
-    fn prepare(&mut self, ev: &Event<'_>) -> Option<Vec<Pending>> {
+    /// The next record of `records` as an event: `Ok(None)` for one the prefilter proved no
+    /// alert can match (never parsed).
+    fn next_event<'b>(
+        &mut self,
+        engine: &Engine,
+        records: &mut crate::source::Records<'b>,
+    ) -> Option<Result<Option<Event<'b>>, crate::EventError>> {
+        if self.prefilter {
+            records.next_text().map(|r| {
+                let (raw, position) = r?;
+                if !self.may_match(engine, raw.as_bytes()) {
+                    return Ok(None);
+                }
+                Event::parse(raw)
+                    .map(Some)
+                    .map_err(|problem| crate::EventError::new(position, problem))
+            })
+        } else {
+            // Every record is parsed anyway: one pass over each event's text.
+            records.next_event().map(|r| r.map(|(ev, _)| Some(ev)))
+        }
+    }
+
+    /// The alerts `ev` matches, in alert order.
+    fn matches(&mut self, engine: &Engine, ev: &Event<'_>) -> &[Match] {
         self.matches.clear();
-        self.engine
-            .matches_with(ev, &mut self.scratch, &mut self.cands, &mut self.matches);
-        (!self.matches.is_empty()).then(|| {
-            self.matches
+        engine.matches_with(ev, &mut self.scratch, &mut self.cands, &mut self.matches);
+        &self.matches
+    }
+
+    /// The prepared outcomes of the alerts `ev` matches, or `None` when none does; settled
+    /// after `ev` is gone.
+    fn prepare(&mut self, engine: &Engine, ev: &Event<'_>) -> Option<Vec<Pending>> {
+        let matches = self.matches(engine, ev);
+        (!matches.is_empty()).then(|| {
+            matches
                 .iter()
-                .map(|m| self.engine.prepare(m.alert, ev))
+                .map(|m| engine.prepare(m.alert, ev, Keep::Raw))
                 .collect()
         })
-    }
-}
-
-impl Drop for Worker<'_> {
-    fn drop(&mut self) {
-        self.flush();
     }
 }
 
@@ -1293,7 +1365,26 @@ struct Counted {
     time: i64,
     count: u32,
     window_ms: i64,
-    raw: Arc<RawValue>,
+    // The event's text, when the count is settled after the event is gone.
+    raw: Option<Arc<RawValue>>,
+}
+
+/// Whether a prepared outcome must outlive its event (see `Counted::raw`).
+#[derive(Debug, Clone, Copy)]
+enum Keep {
+    Nothing,
+    Raw,
+}
+
+/// What [`Engine::evaluate_records`] read from one buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Valid events read (skipped by the prefilter or evaluated).
+    pub events: u64,
+    /// Records that were not valid events (each passed to `on_problem`).
+    pub bad_records: u64,
+    /// Whether `cancel` stopped the buffer before its end.
+    pub cancelled: bool,
 }
 
 fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
@@ -1429,6 +1520,50 @@ mod tests {
         assert_eq!(r.id, stable_id(&["t", &r.event_id]));
         assert_eq!(r.raw.get(), bad.get());
         assert!(r.event_name.is_none());
+    }
+
+    #[test]
+    fn evaluate_records_stops_when_cancelled_and_reports_bad_records() {
+        let mut e = Engine::builder().build().unwrap();
+        let mut recs: Vec<String> = (0..3000)
+            .map(|i| format!(r#"{{"eventID":"{i}","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com"}}"#))
+            .collect();
+        recs.insert(1, r#"{"eventID":"bad","eventName":7}"#.to_owned());
+        let file = format!(r#"{{"Records":[{}]}}"#, recs.join(","));
+        let (mut results, mut problems) = (0, Vec::new());
+        let read = e.evaluate_records(
+            "f.json",
+            file.as_bytes(),
+            None,
+            &mut |_| results += 1,
+            &mut |p| problems.push(p),
+        );
+        assert_eq!(
+            (read.events, read.bad_records, read.cancelled),
+            (3000, 1, false)
+        );
+        assert_eq!(results, 3000);
+        assert_eq!(problems.len(), 1);
+        let shown = problems.first().unwrap().to_string();
+        assert!(
+            shown.contains("f.json") && shown.contains("eventName"),
+            "{shown}"
+        );
+
+        let stop = std::sync::atomic::AtomicBool::new(true);
+        let read = e.evaluate_records(
+            "f.json",
+            file.as_bytes(),
+            Some(&stop),
+            &mut |_| {},
+            &mut |_| {},
+        );
+        assert!(read.cancelled);
+        assert_eq!(
+            read.events + read.bad_records,
+            1023,
+            "checked every 1,024 records"
+        );
     }
 
     #[test]

@@ -57,7 +57,9 @@ pub use alert::{
     ThresholdDef,
 };
 pub use builtin::{builtin_alert, builtin_alerts};
-pub use engine::{AwsRanges, Engine, EngineBuilder, EngineStats, Match, Prepared, Silenced};
+pub use engine::{
+    AwsRanges, Engine, EngineBuilder, EngineStats, Match, Prepared, RecordCounts, Silenced,
+};
 pub use error::{AlertError, Error, EventError, NotifyError, PatternError, Position, StorageError};
 pub use event::{
     Event, FieldRef, Outcome, Segment, SessionContext, SessionIssuer, UserIdentity, lookup_all,

@@ -275,7 +275,27 @@ proptest! {
             eng.evaluate_text(t, &mut out).unwrap();
             via_text.extend(out.iter().map(|r| serde_json::to_string(r).unwrap()));
         }
-        prop_assert_eq!(via_text, want);
+        prop_assert_eq!(&via_text, &want);
+        // A log file read one event at a time, and the same file prepared then settled.
+        let file = format!(r#"{{"Records":[{}]}}"#, texts.join(","));
+        let mut eng = engine(false);
+        let mut streamed = Vec::new();
+        let read = eng.evaluate_records(
+            "f",
+            file.as_bytes(),
+            None,
+            &mut |r| streamed.push(serde_json::to_string(&r).unwrap()),
+            &mut |p| panic!("{p}"),
+        );
+        prop_assert_eq!((read.events, read.bad_records), (texts.len() as u64, 0));
+        prop_assert_eq!(eng.stats().events, texts.len() as u64);
+        prop_assert_eq!(&streamed, &want);
+        let mut eng = engine(false);
+        let prepared = eng.prepare_records("f", file.as_bytes(), None);
+        let (mut settled, mut problems) = (Vec::new(), Vec::new());
+        eng.settle(prepared, &mut settled, &mut problems);
+        let settled: Vec<String> = settled.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        prop_assert_eq!(settled, want);
     }
 
     /// Reading records as events in one pass gives what delimiting then parsing gives, for

@@ -231,12 +231,19 @@ fn emit(
     on_result: &mut dyn FnMut(AlertResult),
 ) {
     for r in results.drain(..) {
-        summary.results += 1;
-        *summary
-            .results_by_alert
-            .entry(r.alert_id.clone())
-            .or_default() += 1;
+        count_result(summary, &r);
         on_result(r);
+    }
+}
+
+fn count_result(summary: &mut ScanSummary, r: &AlertResult) {
+    summary.results += 1;
+    // The id is copied only the first time an alert fires.
+    match summary.results_by_alert.get_mut(&r.alert_id) {
+        Some(n) => *n += 1,
+        None => {
+            summary.results_by_alert.insert(r.alert_id.clone(), 1);
+        }
     }
 }
 
@@ -397,21 +404,39 @@ pub fn scan_paths_on(
     let total = files.len();
     let threads = threads.clamp(1, 64).min(total.max(1));
     if threads == 1 {
-        // One thread: no worker, everything here (no hand-over between threads, and every
-        // allocation is freed by the thread that made it).
+        // One thread: no worker, everything here, one event at a time (each result is built
+        // and handed on while its event is in cache; nothing is held for a whole file).
         let (mut raw, mut buf) = (Vec::new(), Vec::new());
-        let mut applier = Applier {
-            results: Vec::new(),
-            problems: Vec::new(),
-            on_result,
-            on_problem,
-        };
         for path in &files {
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 break;
             }
-            let outcome = read_file(engine, path, &mut raw, &mut buf, cancel);
-            applier.apply(outcome, path, engine, &mut summary);
+            match read_log_into(path, &mut raw, &mut buf) {
+                Ok(damage) => {
+                    summary.files += 1;
+                    summary.bytes += buf.len() as u64;
+                    if let Some(problem) = damage {
+                        on_problem(ScanProblem::File(FileError::new(path, problem)));
+                        summary.bad_records += 1;
+                    }
+                    let read = engine.evaluate_records(
+                        &path.display().to_string(),
+                        &buf,
+                        cancel,
+                        &mut |r| {
+                            count_result(&mut summary, &r);
+                            on_result(r);
+                        },
+                        &mut |p| on_problem(ScanProblem::Record(p)),
+                    );
+                    summary.events += read.events;
+                    summary.bad_records += read.bad_records;
+                }
+                Err(e) => {
+                    summary.unreadable_files += 1;
+                    on_problem(ScanProblem::File(e));
+                }
+            }
             on_file(&summary, total, engine);
         }
         return Ok(summary);
