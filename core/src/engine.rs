@@ -566,8 +566,10 @@ impl Engine {
         self.prefilter_seen = Arc::default();
     }
 
-    /// The prefilter, while it pays: after 4,096 events, if more than a quarter passed it
-    /// anyway, it is no longer consulted (until the alert set changes). A quarter, because
+    /// The prefilter, while it pays: after 1,024 events, if more than a quarter passed it
+    /// anyway, it is no longer consulted (until the alert set changes). 1,024 gives the pass
+    /// rate within a few percent; each event checked while the prefilter does not pay costs
+    /// twice the one-pass read. A quarter, because
     /// parsing an event costs about as much as checking its syntax and prefiltering it: past
     /// that, reading every event in one pass is cheaper (measured on the corpus: CIS, 23 %
     /// passing, is 3 % cheaper with the prefilter; the full catalog 9 % cheaper without).
@@ -586,7 +588,7 @@ impl Engine {
     fn prefilter_pays(&self) -> bool {
         let checked = self.prefilter_seen.checked.load(Ordering::Relaxed);
         let passed = self.prefilter_seen.passed.load(Ordering::Relaxed);
-        checked < 4096 || passed * 4 <= checked
+        checked < PREFILTER_SAMPLE || passed * 4 <= checked
     }
 
     fn build_prefilter(&self) -> Option<Prefilter> {
@@ -1223,7 +1225,7 @@ enum Pending {
 
 /// One thread's use of an engine while it prepares events without changing it: reusable
 /// scratch buffers, and the adaptive prefilter (consulted while it pays; its statistics are
-/// shared with the engine every 1,024 checks, so other workers learn without contending on
+/// shared with the engine every 256 checks, so other workers learn without contending on
 /// every event).
 struct Worker {
     prefilter: bool,
@@ -1252,7 +1254,7 @@ impl Worker {
         let pass = engine.may_match(raw);
         self.seen.0 += 1;
         self.seen.1 += u64::from(pass);
-        if self.seen.0 == 1024 {
+        if self.seen.0 == PREFILTER_SAMPLE / 4 {
             self.flush(engine);
             self.prefilter = engine.prefilter_pays();
         }
@@ -1307,6 +1309,9 @@ impl Worker {
         })
     }
 }
+
+/// Events the prefilter checks before deciding whether it pays.
+const PREFILTER_SAMPLE: u64 = 1024;
 
 /// How many events the prefilter checked and let through (see `Engine::prefilter_pays`).
 #[derive(Debug, Default)]
