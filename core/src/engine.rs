@@ -291,8 +291,7 @@ impl EngineBuilder {
             aws: self.aws,
             thresholds: ThresholdTracker::new(self.max_groups),
             stats: EngineStats::default(),
-            scratch: String::new(),
-            cands: Vec::new(),
+            cands: Candidates::default(),
             record_silenced: false,
             silenced: Vec::new(),
             prefilter: None,
@@ -333,8 +332,7 @@ pub struct Engine {
     aws: AwsRanges,
     thresholds: ThresholdTracker,
     stats: EngineStats,
-    scratch: String,
-    cands: Vec<usize>,
+    cands: Candidates,
     record_silenced: bool,
     silenced: Vec<Silenced>,
     // Byte-level prefilter (None: off, because some unindexed alert pins no literal).
@@ -494,6 +492,7 @@ impl Engine {
     /// Builds the index: each enabled alert goes under the event names (exact or by literal
     /// prefix) it can match, else under the services it can match, else on the "always" list.
     fn reindex(&mut self) {
+        self.cands = Candidates::default();
         self.by_name.clear();
         self.by_prefix.clear();
         self.by_source.clear();
@@ -987,19 +986,13 @@ impl Engine {
     /// The alerts whose filters pass for `ev` (ignores and thresholds not applied yet), in
     /// alert order. Pure: does not touch state, so several threads may call it at once.
     pub fn matches(&self, ev: &Event<'_>, out: &mut Vec<Match>) {
-        self.matches_with(ev, &mut String::new(), &mut Vec::new(), out);
+        self.matches_with(ev, &mut Candidates::default(), out);
     }
 
-    fn matches_with(
-        &self,
-        ev: &Event<'_>,
-        scratch: &mut String,
-        cands: &mut Vec<usize>,
-        out: &mut Vec<Match>,
-    ) {
-        self.candidates(ev, scratch, cands);
+    fn matches_with(&self, ev: &Event<'_>, cands: &mut Candidates, out: &mut Vec<Match>) {
+        cands.fill(self, ev);
         let facts = Facts::default();
-        for &i in cands.iter() {
+        for &i in &cands.list {
             if self.passes(i, ev, &facts) {
                 out.push(Match { alert: i });
             }
@@ -1105,16 +1098,14 @@ impl Engine {
     pub fn evaluate_into(&mut self, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
         self.stats.events += 1;
         let mut cands = std::mem::take(&mut self.cands);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        self.candidates(ev, &mut scratch, &mut cands);
+        cands.fill(self, ev);
         let facts = Facts::default();
-        for &i in &cands {
+        for &i in &cands.list {
             if self.passes(i, ev, &facts) {
                 self.apply(i, ev, out);
             }
         }
         self.cands = cands;
-        self.scratch = scratch;
     }
 
     fn apply(&mut self, i: usize, ev: &Event<'_>, out: &mut Vec<AlertResult>) {
@@ -1230,8 +1221,7 @@ enum Pending {
 struct Worker {
     prefilter: bool,
     seen: (u64, u64),
-    scratch: String,
-    cands: Vec<usize>,
+    cands: Candidates,
     matches: Vec<Match>,
 }
 
@@ -1240,8 +1230,7 @@ impl Worker {
         Self {
             prefilter: engine.prefilter.is_some() && engine.prefilter_pays(),
             seen: (0, 0),
-            scratch: String::new(),
-            cands: Vec::new(),
+            cands: Candidates::default(),
             matches: Vec::new(),
         }
     }
@@ -1293,7 +1282,7 @@ impl Worker {
     /// The alerts `ev` matches, in alert order.
     fn matches(&mut self, engine: &Engine, ev: &Event<'_>) -> &[Match] {
         self.matches.clear();
-        engine.matches_with(ev, &mut self.scratch, &mut self.cands, &mut self.matches);
+        engine.matches_with(ev, &mut self.cands, &mut self.matches);
         &self.matches
     }
 
@@ -1308,6 +1297,60 @@ impl Worker {
                 .collect()
         })
     }
+}
+
+/// The candidate alerts of events, remembered by (`eventName`, `eventSource`) as written.
+/// CloudTrail uses a few thousand such pairs, so after the first event of a pair, its
+/// candidates are one lookup instead of several lookups, a sort and a dedup. Events insert
+/// here (unlike in the index maps), so the map keeps std's keyed hash, and its size is bounded.
+#[derive(Debug, Clone, Default)]
+struct Candidates {
+    memo: HashMap<String, Box<[usize]>>,
+    key: String,
+    scratch: String,
+    /// The candidates of the last event filled in, in alert order.
+    list: Vec<usize>,
+}
+
+/// Pairs remembered before the memo starts again (a few hundred KB at most).
+const CANDIDATE_PAIRS: usize = 4096;
+
+impl Candidates {
+    fn fill(&mut self, engine: &Engine, ev: &Event<'_>) {
+        self.key.clear();
+        push_key_part(&mut self.key, ev.event_name());
+        push_key_part(&mut self.key, ev.event_source());
+        self.list.clear();
+        if let Some(known) = self.memo.get(self.key.as_str()) {
+            self.list.extend_from_slice(known);
+            return;
+        }
+        engine.candidates(ev, &mut self.scratch, &mut self.list);
+        if self.memo.len() >= CANDIDATE_PAIRS {
+            self.memo.clear();
+        }
+        self.memo
+            .insert(self.key.clone(), self.list.clone().into_boxed_slice());
+    }
+}
+
+/// Appends one part of a memo key so that different (name, source) pairs never give the
+/// same key: absent, or the length (digits, least significant first) then the text.
+fn push_key_part(key: &mut String, part: Option<&str>) {
+    let Some(text) = part else {
+        key.push('-');
+        return;
+    };
+    let mut n = text.len();
+    loop {
+        key.push(char::from(b'0' + (n % 10) as u8));
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    key.push(':');
+    key.push_str(text);
 }
 
 /// Events the prefilter checks before deciding whether it pays.
@@ -1569,6 +1612,75 @@ mod tests {
             1023,
             "checked every 1,024 records"
         );
+    }
+
+    #[test]
+    fn candidate_memo_keys_are_distinct() {
+        let key = |name: Option<&str>, source: Option<&str>| {
+            let mut k = String::new();
+            push_key_part(&mut k, name);
+            push_key_part(&mut k, source);
+            k
+        };
+        let long = "a".repeat(10);
+        let pairs = [
+            (None, None),
+            (Some(""), None),
+            (None, Some("")),
+            (Some(""), Some("")),
+            (Some("ab"), Some("c")),
+            (Some("a"), Some("bc")),
+            (Some("x"), None),
+            (None, Some("x")),
+            (Some("1:x"), None),
+            (Some(long.as_str()), None),
+            (Some("-"), Some("-")),
+        ];
+        let keys: std::collections::HashSet<String> =
+            pairs.iter().map(|&(n, s)| key(n, s)).collect();
+        assert_eq!(keys.len(), pairs.len());
+    }
+
+    #[test]
+    fn remembered_candidates_follow_the_alert_set() {
+        let mut e = Engine::builder()
+            .builtin(false)
+            .alerts_json(
+                r#"[{"id":"a","name":"A","risk":"low","events":["Get*"]},
+                {"id":"s","name":"S","risk":"low","services":["s3"]}]"#,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        // More distinct (name, source) pairs than the memo holds, each seen twice.
+        let text = |i: usize| {
+            let (name, source) = match i % 3 {
+                0 => (format!("GetX{i}"), "s3.amazonaws.com".to_owned()),
+                1 => (format!("PutX{i}"), "s3.amazonaws.com".to_owned()),
+                _ => (format!("GetX{i}"), format!("svc{i}.amazonaws.com")),
+            };
+            format!(r#"{{"eventName":"{name}","eventSource":"{source}"}}"#)
+        };
+        for round in 0..2 {
+            for i in 0..(CANDIDATE_PAIRS + 500) {
+                let t = text(i);
+                let ev = Event::parse(&t).unwrap();
+                let mut fresh = Vec::new();
+                e.matches(&ev, &mut fresh);
+                let got: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
+                let want: Vec<String> = fresh
+                    .iter()
+                    .map(|m| e.alerts.get(m.alert).unwrap().def.id.clone())
+                    .collect();
+                assert_eq!(got, want, "round {round}, {t}");
+            }
+        }
+        let t = text(0);
+        let ev = Event::parse(&t).unwrap();
+        assert_eq!(e.evaluate(&ev).len(), 2);
+        assert!(e.set_enabled("a", false));
+        let ids: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
+        assert_eq!(ids, ["s"]);
     }
 
     #[test]
