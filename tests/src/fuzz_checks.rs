@@ -15,7 +15,8 @@ use trailalerts::render::{
     syslog_message,
 };
 use trailalerts::{
-    Engine, Event, Glob, MessageShape, Records, SyslogFormat, detect_message, skip_reason,
+    AlertResult, Engine, Event, Glob, MessageShape, Records, SyslogFormat, detect_message,
+    skip_reason,
 };
 
 /// Checks `[id name="v" …]` with RFC 5424 escaping; returns the rest after `]`.
@@ -218,8 +219,8 @@ pub fn records_one_pass(data: &[u8]) {
     assert_eq!(one_pass, two_pass);
 }
 
-/// Any bytes as a log file: the one-by-one, batch and per-file (prepare/settle, as `scan`
-/// runs) evaluation paths agree on results and bad records, and every result is one parseable
+/// Any bytes as a log file: the one-by-one, batch, per-file (prepare/settle, as `scan` runs on
+/// several threads) and streamed (`evaluate_records`, one thread) evaluation paths agree on results and bad records, and every result is one parseable
 /// JSON line.
 pub fn records_events(data: &[u8], base: &Engine) {
     records_one_pass(data);
@@ -256,6 +257,19 @@ pub fn records_events(data: &[u8], base: &Engine) {
         c.iter().map(|r| (&r.id, r.count)).collect::<Vec<_>>()
     );
     assert_eq!(one.stats().events, file.stats().events);
+    // One pass, evaluated and settled event by event (one-thread `scan`): every field of every
+    // result equal, and the same bad records.
+    let mut streamed = base.clone();
+    let (mut d, mut problems) = (Vec::new(), 0u64);
+    let read = streamed.evaluate_records("fuzz", data, None, &mut |r| d.push(r), &mut |_| {
+        problems += 1;
+    });
+    assert_eq!((read.bad_records, problems), (bad, bad));
+    assert_eq!(read.events, file.stats().events);
+    assert_eq!(
+        c.iter().map(AlertResult::to_json_line).collect::<Vec<_>>(),
+        d.iter().map(AlertResult::to_json_line).collect::<Vec<_>>()
+    );
     for r in &a {
         let line = r.to_json_line();
         assert!(!line.contains('\n'));
