@@ -705,6 +705,10 @@ pub(crate) struct CompiledAlert {
     regions: GlobList,
     pub(crate) services: GlobList,
     pub(crate) events: GlobList,
+    // Set by the engine's index when it files this alert under the exact names of its
+    // `events` list (every entry a literal): a candidate event's name then equals one of them
+    // ignoring ASCII case, so an ASCII name needs no second check.
+    pub(crate) events_by_name: bool,
     users: GlobList,
     resources: GlobList,
     // The lowercase literals of `resources` when every entry is one (looked up in a set).
@@ -908,6 +912,7 @@ impl CompiledAlert {
             regions: globs(id, "regions", &def.regions, same)?,
             services: globs(id, "services", &def.services, service_glob)?,
             events: globs(id, "events", &def.events, same)?,
+            events_by_name: false,
             users: globs(id, "users", &def.users, same)?,
             resource_literals: resources.literals(),
             resource_needles: resources.globs().iter().map(Needle::new).collect(),
@@ -1022,6 +1027,8 @@ impl CompiledAlert {
             })
     }
 
+    /// Whether every filter passes for `ev`, a candidate the engine's index found (see
+    /// `events_by_name`).
     pub(crate) fn filters_match<'e>(
         &self,
         ev: &'e Event<'_>,
@@ -1029,9 +1036,10 @@ impl CompiledAlert {
         facts: &Facts<'e>,
     ) -> bool {
         let d = &self.def;
+        let events_known = self.events_by_name && ev.event_name().is_some_and(str::is_ascii);
         if !self.regions.matches_opt(ev.region())
             || !self.services.matches_opt(ev.event_source())
-            || !self.events.matches_opt(ev.event_name())
+            || !(events_known || self.events.matches_opt(ev.event_name()))
         {
             return false;
         }

@@ -498,7 +498,8 @@ impl Engine {
         self.by_source.clear();
         self.always.clear();
         let mut prefixes: HashMap<usize, IndexMap> = HashMap::new();
-        for (i, a) in self.alerts.iter().enumerate() {
+        for (i, a) in self.alerts.iter_mut().enumerate() {
+            a.events_by_name = false;
             if !a.def.enabled {
                 continue;
             }
@@ -523,10 +524,18 @@ impl Engine {
                     .map(|n| (n.to_lowercase(), true))
                     .collect::<Vec<_>>()
             });
-            let names = match (from_list, from_pattern) {
-                (Some(x), Some(y)) => Some(if x.len() <= y.len() { x } else { y }),
-                (x, y) => x.or(y),
+            let (names, listed) = match (from_list, from_pattern) {
+                (Some(x), Some(y)) if x.len() <= y.len() => (Some(x), true),
+                (Some(_), Some(y)) => (Some(y), false),
+                (x, y) => {
+                    let listed = x.is_some();
+                    (x.or(y), listed)
+                }
             };
+            a.events_by_name = listed
+                && names
+                    .as_ref()
+                    .is_some_and(|n| n.iter().all(|(k, exact)| *exact && k.is_ascii()));
             if let Some(mut names) = names {
                 names.sort();
                 names.dedup();
@@ -1681,6 +1690,60 @@ mod tests {
         assert!(e.set_enabled("a", false));
         let ids: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
         assert_eq!(ids, ["s"]);
+    }
+
+    #[test]
+    fn index_hits_stand_for_the_events_check_only_for_literal_lists() {
+        // Each pair of alerts means the same; the second of each is written so the index
+        // cannot stand for its `events` check (a class, or a wildcard after the prefix).
+        let e = Engine::builder()
+            .builtin(false)
+            .alerts_json(
+                r#"[{"id":"lit","name":"L","risk":"low","events":["CreateUser","DeleteUser"]},
+                {"id":"lit2","name":"L","risk":"low","events":["CreateUse[r]","DeleteUse[r]"]},
+                {"id":"wild","name":"W","risk":"low","events":["Delete*User","GetObject"]},
+                {"id":"wild2","name":"W","risk":"low","events":["Delete*Use[r]","GetObjec[t]"]}]"#,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let flags: Vec<bool> = e.alerts.iter().map(|a| a.events_by_name).collect();
+        assert_eq!(flags, [true, false, false, false]);
+        for name in [
+            "CreateUser",
+            "createuser",
+            "CREATEUSER",
+            "CreateUsers",
+            "CreateUse",
+            "DeleteUser",
+            "DeleteGroup",
+            "DeleteXUser",
+            "Deleteuser",
+            "GetObject",
+            "getobject",
+            "GetObjects",
+            "CreateU\\u017fer",
+            "\\u212aeep",
+            "",
+        ] {
+            let text = format!(r#"{{"eventName":"{name}"}}"#);
+            let ev = Event::parse(&text).unwrap();
+            let mut found = Vec::new();
+            e.matches(&ev, &mut found);
+            let ids: Vec<&str> = found
+                .iter()
+                .map(|m| e.alerts.get(m.alert).unwrap().def.id.as_str())
+                .collect();
+            let has = |id: &str| ids.contains(&id);
+            assert_eq!(has("lit"), has("lit2"), "{name}: {ids:?}");
+            assert_eq!(has("wild"), has("wild2"), "{name}: {ids:?}");
+            let glob_says = ["CreateUser", "DeleteUser"].iter().any(|g| {
+                crate::Glob::new(g)
+                    .unwrap()
+                    .is_match(ev.event_name().unwrap())
+            });
+            assert_eq!(has("lit"), glob_says, "{name}");
+        }
     }
 
     #[test]
