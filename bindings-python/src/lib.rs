@@ -601,7 +601,7 @@ impl PyEngine {
         let stop = Arc::clone(&cancel);
         std::thread::spawn(move || run_scan(&inner, &paths, &tx, &stop));
         PyScan {
-            rx: Mutex::new(rx),
+            rx: Mutex::new(Some(rx)),
             cancel,
             problems: Mutex::new(Vec::new()),
             summary: Mutex::new(None),
@@ -710,7 +710,9 @@ fn run_scan(
 /// `.summary` the counts once the scan is done.
 #[pyclass(module = "trailalerts._native", name = "Scan")]
 struct PyScan {
-    rx: Mutex<Receiver<Item>>,
+    // `None` once closed: dropping the receiver makes the scan thread's next send fail, which
+    // stops it even when it is blocked on a full channel.
+    rx: Mutex<Option<Receiver<Item>>>,
     cancel: Arc<AtomicBool>,
     problems: Mutex<Vec<String>>,
     summary: Mutex<Option<ScanSummary>>,
@@ -728,7 +730,10 @@ impl PyScan {
             return Ok(None);
         }
         loop {
-            let item = py.detach(|| lock(&self.rx).recv_timeout(Duration::from_millis(50)));
+            let item = py.detach(|| match lock(&self.rx).as_ref() {
+                Some(rx) => rx.recv_timeout(Duration::from_millis(50)),
+                None => Err(RecvTimeoutError::Disconnected),
+            });
             match item {
                 Ok(Item::Result(r)) => return Py::new(py, PyAlertResult { inner: *r }).map(Some),
                 Ok(Item::Problem(p)) => lock(&self.problems).push(p),
@@ -759,9 +764,8 @@ impl PyScan {
     fn close(&self) {
         self.cancel.store(true, Ordering::Relaxed);
         self.done.store(true, Ordering::Relaxed);
-        // Drain so the worker never blocks on a full channel.
-        let rx = lock(&self.rx);
-        while rx.try_recv().is_ok() {}
+        // Not drained: a scan producing as fast as a drain consumes could keep it going.
+        lock(&self.rx).take();
     }
 
     #[getter]
@@ -780,7 +784,7 @@ impl PyScan {
 
 impl Drop for PyScan {
     fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
+        self.close();
     }
 }
 

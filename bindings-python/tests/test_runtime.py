@@ -57,6 +57,26 @@ def test_ctrl_c_stops_a_long_scan_promptly(tmp_path):
     assert elapsed < 2.0, f"KeyboardInterrupt took {elapsed:.2f}s"
 
 
+def test_closing_a_scan_stops_it_and_frees_the_engine(tmp_path):
+    # Each file holds far more results than the scan's channel (1,024): a closed scan must not
+    # stay blocked on a full channel holding the engine.
+    big = tmp_path / "big.jsonl"
+    line = (REPO / "tests/data/corpus/awsdocs_examples.jsonl").read_text()
+    big.write_text(line * 300)
+    script = textwrap.dedent(f"""
+        import trailalerts
+        engine = trailalerts.Engine()
+        scan = engine.scan([{str(big)!r}] * 1000)
+        next(scan)
+        scan.close()
+        assert list(scan) == []
+        print(engine.stats()["events"] < 1000 * 300, flush=True)
+    """)
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "True"
+
+
 def _rss_kb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
