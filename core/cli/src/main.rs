@@ -328,20 +328,38 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     };
     let enabled = engine.alerts().filter(|d| d.enabled).count();
     let stdout = std::io::stdout();
-    let out = std::cell::RefCell::new(output::ResultWriter::new(stdout.lock(), a.output));
+    // Rust's stdout flushes at every newline: a write call per result. Results are buffered
+    // and flushed after each file instead.
+    let out = std::cell::RefCell::new(output::ResultWriter::new(
+        std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        a.output,
+    ));
     let progress = !a.quiet && std::io::stderr().is_terminal();
     let started = Instant::now();
     let quiet = a.quiet;
     let recorded_at = now();
     let pending: std::cell::RefCell<Vec<AlertResult>> = std::cell::RefCell::new(Vec::new());
     let mut problems = 0u64;
-    let mut write_error: Option<std::io::Error> = None;
+    let write_error: std::cell::RefCell<Option<std::io::Error>> = std::cell::RefCell::new(None);
     // When the reader of stdout goes away (`| head`) and nothing else needs the results (no
     // --db, no notifications), the scan stops instead of reading the rest of the archive.
     let reader_gone = std::sync::atomic::AtomicBool::new(false);
     let mut stored_new = 0usize;
     let mut store_error: Option<String> = None;
     let keep = store.is_some() || notifier.is_some();
+    // The first write error is kept; a reader gone (`| head`) stops the scan when nothing else
+    // needs the results.
+    let wrote = |res: std::io::Result<()>| {
+        let mut first = write_error.borrow_mut();
+        if let Err(e) = res
+            && first.is_none()
+        {
+            if e.kind() == std::io::ErrorKind::BrokenPipe && !keep {
+                reader_gone.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            *first = Some(e);
+        }
+    };
     let mut notify_error: Option<String> = None;
     let threads = a.threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -352,13 +370,8 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
         &mut engine,
         &a.paths,
         &mut |r: AlertResult| {
-            if write_error.is_none()
-                && let Err(e) = out.borrow_mut().write(&r)
-            {
-                if e.kind() == std::io::ErrorKind::BrokenPipe && !keep {
-                    reader_gone.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                write_error = Some(e);
+            if write_error.borrow().is_none() {
+                wrote(out.borrow_mut().write(&r));
             }
             if keep {
                 pending.borrow_mut().push(r);
@@ -376,6 +389,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
             }
         },
         &mut |s: &ScanSummary, total: usize, engine: &mut Engine| {
+            if write_error.borrow().is_none() {
+                wrote(out.borrow_mut().flush());
+            }
             // Each file's results, silenced events and notifications go to the database in one
             // transaction.
             let results = std::mem::take(&mut *pending.borrow_mut());
@@ -430,7 +446,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode, Fatal> {
     {
         return Err(Fatal(1, format!("writing results: {e}")));
     }
-    if let Some(e) = write_error
+    if let Some(e) = write_error.into_inner()
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(Fatal(1, format!("writing results: {e}")));

@@ -133,6 +133,11 @@ impl<W: Write> ResultWriter<W> {
         }
     }
 
+    /// Hands what was written so far to the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
     pub fn finish(&mut self) -> io::Result<()> {
         if self.rows == 0 {
             match self.format {
