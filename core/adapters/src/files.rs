@@ -356,12 +356,7 @@ impl Applier<'_> {
                 damage,
                 prepared,
             } => {
-                summary.files += 1;
-                summary.bytes += bytes;
-                if let Some(problem) = damage {
-                    (self.on_problem)(ScanProblem::File(FileError::new(path, problem)));
-                    summary.bad_records += 1;
-                }
+                count_file(summary, path, bytes, damage, self.on_problem);
                 summary.events += prepared.events();
                 summary.bad_records += prepared.bad_records();
                 engine.settle(prepared, &mut self.results, &mut self.problems);
@@ -370,12 +365,34 @@ impl Applier<'_> {
                 }
                 emit(&mut self.results, summary, self.on_result);
             }
-            FileOutcome::Unreadable(e) => {
-                summary.unreadable_files += 1;
-                (self.on_problem)(ScanProblem::File(e));
-            }
+            FileOutcome::Unreadable(e) => count_unreadable(summary, e, self.on_problem),
         }
     }
+}
+
+/// Counts a file that was read; damage (a truncated gzip stream) is a problem and a bad record.
+fn count_file(
+    summary: &mut ScanSummary,
+    path: &Path,
+    bytes: u64,
+    damage: Option<String>,
+    on_problem: &mut dyn FnMut(ScanProblem),
+) {
+    summary.files += 1;
+    summary.bytes += bytes;
+    if let Some(problem) = damage {
+        on_problem(ScanProblem::File(FileError::new(path, problem)));
+        summary.bad_records += 1;
+    }
+}
+
+fn count_unreadable(
+    summary: &mut ScanSummary,
+    e: FileError,
+    on_problem: &mut dyn FnMut(ScanProblem),
+) {
+    summary.unreadable_files += 1;
+    on_problem(ScanProblem::File(e));
 }
 
 /// [`scan_paths`] on `threads` worker threads. Each worker reads, inflates and evaluates whole
@@ -413,12 +430,7 @@ pub fn scan_paths_on(
             }
             match read_log_into(path, &mut raw, &mut buf) {
                 Ok(damage) => {
-                    summary.files += 1;
-                    summary.bytes += buf.len() as u64;
-                    if let Some(problem) = damage {
-                        on_problem(ScanProblem::File(FileError::new(path, problem)));
-                        summary.bad_records += 1;
-                    }
+                    count_file(&mut summary, path, buf.len() as u64, damage, on_problem);
                     let read = engine.evaluate_records(
                         &path.display().to_string(),
                         &buf,
@@ -432,10 +444,7 @@ pub fn scan_paths_on(
                     summary.events += read.events;
                     summary.bad_records += read.bad_records;
                 }
-                Err(e) => {
-                    summary.unreadable_files += 1;
-                    on_problem(ScanProblem::File(e));
-                }
+                Err(e) => count_unreadable(&mut summary, e, on_problem),
             }
             on_file(&summary, total, engine);
         }
