@@ -617,13 +617,25 @@ pub(crate) enum GroupKey {
     Path(Vec<crate::event::Segment>),
 }
 
+/// Whether `lit` appears as itself in JSON text written without `\u` or `\/` escapes (which
+/// the prefilter lets through): JSON escapes quotes, backslashes and control characters.
+pub(crate) fn verbatim(lit: &str) -> bool {
+    !lit.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
 /// Rough cost of a needle set: how much of a typical log it lets through. Service host names
 /// and region names appear in most events of a service or region; event names are selective.
 pub(crate) fn needle_cost(v: &[String]) -> usize {
     v.iter()
         .map(|n| {
             let n = n.to_ascii_lowercase();
-            if n.contains(".amazonaws.com") || n.contains("-east-") || n.contains("-west-") {
+            // Service host names, regions and the common identity types appear in most
+            // events of a service, a region or an account.
+            if n.contains(".amazonaws.com")
+                || n.contains("-east-")
+                || n.contains("-west-")
+                || ["iamuser", "assumedrole", "awsservice"].contains(&n.trim_matches('"'))
+            {
                 50
             } else {
                 1
@@ -933,6 +945,13 @@ impl CompiledAlert {
     /// (pattern-derived, key names); `None` when no filter pins one. Each filter is a necessary
     /// condition, so any one filter's set will do; the cheapest is kept.
     pub(crate) fn needles(&self) -> Option<Vec<(String, bool)>> {
+        self.needle_options()
+            .into_iter()
+            .min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
+    }
+
+    /// Every set [`CompiledAlert::needles`] chooses from: one per filter that pins literals.
+    fn needle_options(&self) -> Vec<Vec<(String, bool)>> {
         let d = &self.def;
         let from_globs = |list: &GlobList, quoted: bool| -> Option<Vec<(String, bool)>> {
             if list.is_empty() {
@@ -941,21 +960,22 @@ impl CompiledAlert {
             list.globs()
                 .iter()
                 .map(|g| {
+                    if !quoted {
+                        // Names and identifiers: the run that best singles them out.
+                        let l = g.telling_literal();
+                        return (l.is_ascii() && l.len() >= 3 && verbatim(&l)).then_some((l, true));
+                    }
                     // Quote-anchored prefix when there is one, else the longest literal run.
                     let p = g.literal_prefix();
-                    if p.is_ascii() && p.len() >= 3 {
-                        let mut n = if quoted {
-                            format!("\"{p}")
-                        } else {
-                            p.to_owned()
-                        };
-                        if quoted && g.is_literal() {
+                    if p.is_ascii() && p.len() >= 3 && verbatim(p) {
+                        let mut n = format!("\"{p}");
+                        if g.is_literal() {
                             n.push('"');
                         }
                         return Some((n, true));
                     }
                     let l = g.longest_literal();
-                    (l.is_ascii() && l.len() >= 4).then(|| (l.to_owned(), true))
+                    (l.is_ascii() && l.len() >= 4 && verbatim(l)).then(|| (l.to_owned(), true))
                 })
                 .collect()
         };
@@ -970,13 +990,15 @@ impl CompiledAlert {
         options.extend(from_globs(&self.regions, true));
         options.extend(from_globs(&self.users, false));
         options.extend(from_globs(&self.resources, false));
-        if let Some(v) = self
+        for v in self
             .pattern
             .as_ref()
-            .and_then(FilterPattern::required_literals)
-            && v.iter().all(|n| n.is_ascii() && n.len() >= 3)
+            .map(FilterPattern::required_literal_sets)
+            .unwrap_or_default()
         {
-            options.push(v.into_iter().map(|n| (n, false)).collect());
+            if v.iter().all(|n| n.is_ascii() && n.len() >= 3) {
+                options.push(v.into_iter().map(|n| (n, false)).collect());
+            }
         }
         match d.response {
             ResponseFilter::Unauthorized => options.push(exact(vec!["\"errorCode\""])),
@@ -996,13 +1018,19 @@ impl CompiledAlert {
                 .find(|k| k.as_str() != "*" && k.parse::<usize>().is_err())
                 && k.len() >= 3
                 && k.is_ascii()
+                && verbatim(k)
             {
                 options.push(vec![(format!("\"{k}\""), false)]);
             }
+            // A value condition's literal (the one its own raw-text check looks for).
+            if c.needle.is_some()
+                && let Some(g) = &c.value
+                && verbatim(g.longest_literal())
+            {
+                options.push(vec![(g.longest_literal().to_owned(), true)]);
+            }
         }
         options
-            .into_iter()
-            .min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
     }
 
     /// Every filter but ignores and the threshold.

@@ -138,6 +138,25 @@ impl Glob {
         &self.longest
     }
 
+    /// The literal run most likely to single out matching text, for byte-level prefilters:
+    /// the longest, where a run that starts like an ARN (`arn:`, which most identifiers in an
+    /// event share) counts a quarter of its length. `arn:aws:iam::*:role/Admin` gives
+    /// `:role/admin`.
+    pub(crate) fn telling_literal(&self) -> String {
+        let score = |r: &str| {
+            if r.starts_with("arn:") {
+                r.len() / 4
+            } else {
+                r.len()
+            }
+        };
+        literal_runs(&self.text.to_lowercase())
+            .into_iter()
+            .fold(String::new(), |best, r| {
+                if score(&r) > score(&best) { r } else { best }
+            })
+    }
+
     /// Whether `value` matches, ignoring case.
     pub fn is_match(&self, value: &str) -> bool {
         self.is_match_known(value, value.is_ascii())
@@ -270,21 +289,31 @@ impl CaseFinder {
 
 /// Longest run of plain characters outside `[…]` classes and `{…}` alternatives.
 fn longest_run(p: &str) -> String {
-    let mut best = String::new();
+    literal_runs(p).into_iter().fold(
+        String::new(),
+        |best, r| if r.len() > best.len() { r } else { best },
+    )
+}
+
+/// The literal runs of a lowercase pattern: text between wildcards, outside classes and
+/// alternatives, escapes resolved.
+fn literal_runs(p: &str) -> Vec<String> {
+    let mut runs = Vec::new();
     let mut cur = String::new();
     let mut depth = 0usize;
     let mut chars = p.chars();
     while let Some(c) = chars.next() {
         match c {
-            '[' | '{' => {
-                depth += 1;
-                cur.clear();
+            '[' | '{' | ']' | '}' | '*' | '?' => {
+                match c {
+                    '[' | '{' => depth += 1,
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                if !cur.is_empty() {
+                    runs.push(std::mem::take(&mut cur));
+                }
             }
-            ']' | '}' => {
-                depth = depth.saturating_sub(1);
-                cur.clear();
-            }
-            '*' | '?' => cur.clear(),
             '\\' if depth == 0 => {
                 if let Some(n) = chars.next() {
                     cur.push(n);
@@ -293,11 +322,11 @@ fn longest_run(p: &str) -> String {
             _ if depth == 0 => cur.push(c),
             _ => {}
         }
-        if cur.len() > best.len() {
-            best.clone_from(&cur);
-        }
     }
-    best
+    if !cur.is_empty() {
+        runs.push(cur);
+    }
+    runs
 }
 
 fn classify(p: &str) -> Fast {
@@ -392,6 +421,25 @@ impl GlobList {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn telling_literal_avoids_shared_arn_heads() {
+        let t = |p: &str| Glob::new(p).unwrap().telling_literal();
+        assert_eq!(t("arn:aws:iam::*:role/Admin"), ":role/admin");
+        assert_eq!(t("arn:aws:iam::*:user/bo"), ":user/bo");
+        // An ARN head still wins over a much shorter run, and is kept when it is all there is.
+        assert_eq!(t("arn:aws:s3:::my-bucket-*/a"), "arn:aws:s3:::my-bucket-");
+        assert_eq!(t("arn:aws:s3:::logs"), "arn:aws:s3:::logs");
+        assert_eq!(t("Alice*"), "alice");
+        // Classes, alternatives and escapes: runs stop at them; escaped characters are text.
+        assert_eq!(t("ab[xyz]cdef{g,h}i"), "cdef");
+        assert_eq!(t("a\\*bcd*e"), "a*bcd");
+        assert_eq!(t("*?*"), "");
+        assert_eq!(
+            Glob::new("ab[xyz]cdef{g,h}i").unwrap().longest_literal(),
+            "cdef"
+        );
+    }
 
     #[test]
     fn case_finder_agrees_with_a_plain_search() {

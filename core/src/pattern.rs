@@ -125,6 +125,15 @@ impl FilterPattern {
         needles(&self.expr)
     }
 
+    /// Sets of literals like [`FilterPattern::required_literals`], one per conjunct of a
+    /// top-level `&&` (each is required), for a caller that weighs them itself.
+    pub(crate) fn required_literal_sets(&self) -> Vec<Vec<String>> {
+        match &self.expr {
+            Expr::And(xs) => xs.iter().filter_map(needles).collect(),
+            e => needles(e).into_iter().collect(),
+        }
+    }
+
     /// Like [`FilterPattern::event_names`], for `eventSource`.
     pub fn event_sources(&self) -> Option<Vec<String>> {
         literal_names(&self.expr, "eventSource")
@@ -174,14 +183,16 @@ fn needles(e: &Expr) -> Option<Vec<String>> {
             } else {
                 text.as_str()
             };
-            (lit.len() >= 3).then(|| vec![lit.to_owned()])
+            (lit.len() >= 3 && crate::alert::verbatim(lit)).then(|| vec![lit.to_owned()])
         }
         Expr::Test {
             path,
             check: Check::Exists | Check::IsNull | Check::IsTrue | Check::IsFalse,
             ..
         } => match path.last() {
-            Some(Segment::Key(k)) if k.len() >= 3 => Some(vec![format!("\"{k}\"")]),
+            Some(Segment::Key(k)) if k.len() >= 3 && crate::alert::verbatim(k) => {
+                Some(vec![format!("\"{k}\"")])
+            }
             _ => None,
         },
         Expr::Or(xs) => {

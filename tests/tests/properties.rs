@@ -540,3 +540,72 @@ proptest! {
         trailalerts_tests::fuzz_checks::records_one_pass(doc.as_bytes());
     }
 }
+
+/// Text for prefilter checks: ASCII letters in both cases, characters JSON writes escaped
+/// (quote, backslash, tab), `/` (which may be written `\/`), KELVIN SIGN, a non-ASCII letter.
+fn tricky_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            'a', 'B', 'c', 'x', '"', '\\', '\t', '/', '\u{212a}', 'k', 'é', ':', '-',
+        ]),
+        1..8,
+    )
+    .prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    /// The byte prefilter never skips an event an alert matches. The alerts here are reached
+    /// by no index (no event names, no services), so the prefilter searches the raw text for
+    /// their literals (users, regions, request values, resources); the events carry those
+    /// values written with JSON escapes, `\/`, `\u` escapes or in another case.
+    #[test]
+    fn prefilter_never_skips_a_match(
+        value in tricky_text(),
+        shape in 0usize..3,
+        field in 0usize..4,
+        spell in 0usize..4,
+    ) {
+        let glob = match shape {
+            0 => escape(&value),
+            1 => format!("{}*", escape(&value)),
+            _ => format!("*{}", escape(&value)),
+        };
+        let json = |s: &str| serde_json::to_string(s).unwrap();
+        let written = match spell {
+            0 => json(&value),
+            1 => json(&value).replace('/', "\\/"),
+            2 => json(&value.to_ascii_uppercase()),
+            _ => {
+                // The first character as a \u escape.
+                let mut chars = value.chars();
+                let first = chars.next().unwrap();
+                let rest = json(chars.as_str());
+                format!("\"\\u{:04x}{}", u32::from(first), &rest[1..])
+            }
+        };
+        let plain = |s: &str| json(s);
+        let (user, region, param, arn) = match field {
+            0 => (written.clone(), plain("us-east-1"), plain("x"), plain("arn:aws:s3:::b")),
+            1 => (plain("alice"), written.clone(), plain("x"), plain("arn:aws:s3:::b")),
+            2 => (plain("alice"), plain("us-east-1"), written.clone(), plain("arn:aws:s3:::b")),
+            _ => (plain("alice"), plain("us-east-1"), plain("x"), written.clone()),
+        };
+        let text = format!(
+            r#"{{"eventID":"e1","eventTime":"2024-01-01T00:00:00Z","eventName":"GetObject","eventSource":"s3.amazonaws.com","awsRegion":{region},"sourceIPAddress":"203.0.113.9","userIdentity":{{"type":"IAMUser","userName":{user},"arn":"arn:aws:iam::1:user/u"}},"requestParameters":{{"v":{param}}},"resources":[{{"ARN":{arn}}}]}}"#
+        );
+        let mut alert = serde_json::json!({"id": "a", "name": "a", "risk": "low"});
+        match field {
+            0 => alert["users"] = serde_json::json!([glob]),
+            1 => alert["regions"] = serde_json::json!([glob]),
+            2 => alert["request_parameters"] = serde_json::json!([{"path": "v", "value": glob}]),
+            _ => alert["resources"] = serde_json::json!([glob]),
+        }
+        let e = Engine::builder().builtin(false).alerts_json(&format!("[{alert}]")).unwrap().build().unwrap();
+        let ev = Event::parse(&text).unwrap();
+        if !e.clone().evaluate(&ev).is_empty() {
+            prop_assert!(e.may_match(text.as_bytes()), "skipped a match: {} on {}", alert, text);
+        }
+    }
+}
