@@ -944,6 +944,16 @@ impl CompiledAlert {
     /// each with whether it matches ASCII case-insensitively (glob-derived) or exactly
     /// (pattern-derived, key names); `None` when no filter pins one. Each filter is a necessary
     /// condition, so any one filter's set will do; the cheapest is kept.
+    /// The regions this alert is limited to, lowercase, when its `regions` list (or else its
+    /// pattern) names them literally; `None` when any region may match.
+    pub(crate) fn region_literals(&self) -> Option<Vec<String>> {
+        if self.regions.is_empty() {
+            let names = self.pattern.as_ref()?.regions()?;
+            return Some(names.iter().map(|n| n.to_lowercase()).collect());
+        }
+        self.regions.literals()
+    }
+
     pub(crate) fn needles(&self) -> Option<Vec<(String, bool)>> {
         self.needle_options()
             .into_iter()

@@ -138,6 +138,11 @@ impl FilterPattern {
     pub fn event_sources(&self) -> Option<Vec<String>> {
         literal_names(&self.expr, "eventSource")
     }
+
+    /// Like [`FilterPattern::event_names`], for `awsRegion` (for the prefilter).
+    pub(crate) fn regions(&self) -> Option<Vec<String>> {
+        literal_names(&self.expr, "awsRegion")
+    }
 }
 
 fn literal_names(e: &Expr, field: &str) -> Option<Vec<String>> {

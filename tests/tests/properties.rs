@@ -609,3 +609,76 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 800, ..ProptestConfig::default() })]
+
+    /// The prefilter's gates (what alerts reached by event name or service ask of the region
+    /// and the error code) never skip an event an alert matches: regions written in any case,
+    /// absent, repeated in a nested object, escaped or with KELVIN SIGN; error codes present,
+    /// empty, nested or absent; alerts limited by a `regions` list or a pattern, by response
+    /// type, or both.
+    #[test]
+    fn prefilter_gates_never_skip_a_match(
+        region in prop::sample::select(vec![
+            Some("us-east-1"), Some("US-East-1"), Some("eu-west-3"), Some("\\u0075s-east-1"),
+            Some("eu-\u{212a}k-1"), Some(""), None,
+        ]),
+        nested_region in prop::option::of(prop::sample::select(vec!["us-east-1", "eu-west-3"])),
+        error in prop::sample::select(vec![None, Some(""), Some("AccessDenied"), Some("Client.UnauthorizedOperation"), Some("NoSuchKey")]),
+        nested_error in any::<bool>(),
+        limit in prop::sample::select(vec![None, Some("us-east-1"), Some("US-EAST-1"), Some("eu-west-3"), Some("eu-kk-1"), Some("us-*")]),
+        by_pattern in any::<bool>(),
+        response in prop::sample::select(vec!["all", "unauthorized", "failure", "success"]),
+        by_source in any::<bool>(),
+        other in any::<bool>(),
+    ) {
+        let mut fields = vec![
+            r#""eventID":"e1""#.to_owned(),
+            r#""eventTime":"2024-01-01T00:00:00Z""#.to_owned(),
+            r#""eventName":"GetObject""#.to_owned(),
+            r#""eventSource":"s3.amazonaws.com""#.to_owned(),
+        ];
+        if let Some(r) = region {
+            fields.push(format!(r#""awsRegion":"{r}""#));
+        }
+        if let Some(c) = error {
+            fields.push(format!(r#""errorCode":"{c}""#));
+        }
+        let mut params = Vec::new();
+        if let Some(r) = nested_region {
+            params.push(format!(r#""awsRegion":"{r}""#));
+        }
+        if nested_error {
+            params.push(r#""errorCode":"AccessDenied""#.to_owned());
+        }
+        fields.push(format!(r#""requestParameters":{{{}}}"#, params.join(",")));
+        let text = format!("{{{}}}", fields.join(","));
+        let mut alert = serde_json::json!({"id": "a", "name": "a", "risk": "low", "response": response});
+        if by_source {
+            alert["services"] = serde_json::json!(["s3"]);
+        } else {
+            alert["events"] = serde_json::json!(["GetObject"]);
+        }
+        if let Some(l) = limit {
+            if by_pattern && !l.contains('*') {
+                alert["pattern"] = serde_json::json!(format!(r#"{{ $.awsRegion = "{l}" }}"#));
+            } else {
+                alert["regions"] = serde_json::json!([l]);
+            }
+        }
+        let mut alerts = vec![alert.clone()];
+        if other {
+            // A second alert under the same key that asks for another region.
+            let mut b = alert.clone();
+            b["id"] = serde_json::json!("b");
+            b["regions"] = serde_json::json!(["ap-south-1"]);
+            alerts.push(b);
+        }
+        let e = Engine::builder().builtin(false).alerts_json(&serde_json::to_string(&alerts).unwrap()).unwrap().build().unwrap();
+        let ev = Event::parse(&text).unwrap();
+        if !e.clone().evaluate(&ev).is_empty() {
+            prop_assert!(e.may_match(text.as_bytes()), "skipped a match: {} on {}", alert, text);
+        }
+    }
+}

@@ -319,6 +319,55 @@ fn prefilter_never_changes_results() {
     );
 }
 
+/// What alerts reached by event name or service ask of the region and the error code lets
+/// the prefilter skip events, and literals it cannot tell apart from its fixed keys turn
+/// it off rather than skip a match.
+#[test]
+fn prefilter_gates_and_fixed_keys() {
+    let engine = |alerts: &str| {
+        Engine::builder()
+            .builtin(false)
+            .alerts_json(alerts)
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    let ev = |region: &str, error: &str| {
+        format!(
+            r#"{{"eventName":"GetObject","eventSource":"s3.amazonaws.com","awsRegion":"{region}"{error}}}"#
+        )
+    };
+    let denied = r#","errorCode":"AccessDenied""#;
+    let e = engine(
+        r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"],"regions":["eu-west-3"]},
+            {"id":"b","name":"b","risk":"low","services":["s3"],"response":"unauthorized"},
+            {"id":"c","name":"c","risk":"low","services":["s3"],"pattern":"{ $.awsRegion = \"ap-south-1\" }"}]"#,
+    );
+    assert!(!e.may_match(ev("us-east-1", "").as_bytes()));
+    assert!(e.may_match(ev("EU-West-3", "").as_bytes()));
+    assert!(e.may_match(ev("ap-south-1", "").as_bytes()));
+    assert!(e.may_match(ev("us-east-1", denied).as_bytes()));
+    // Without a region list, the key alone lets every event of the call through.
+    let open = engine(r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"]}]"#);
+    assert!(open.may_match(ev("us-east-1", "").as_bytes()));
+    // `$.eventName EXISTS` matches any call: its literal is the prefilter's own key.
+    let exists =
+        engine(r#"[{"id":"a","name":"a","risk":"low","pattern":"{ $.eventName EXISTS }"}]"#);
+    assert!(exists.may_match(ev("us-east-1", "").as_bytes()));
+    // `Source` only occurs inside the text `"eventSource"` here, which the prefilter's pass
+    // reports as its fixed key.
+    let inside =
+        engine(r#"[{"id":"a","name":"a","risk":"low","pattern":"{ $.x = \"*Source*\" }"}]"#);
+    let text = r#"{"x":"eventSource","eventName":"GetObject"}"#;
+    assert!(
+        !inside
+            .clone()
+            .evaluate(&Event::parse(text).unwrap())
+            .is_empty()
+    );
+    assert!(inside.may_match(text.as_bytes()));
+}
+
 /// A parallel batch gives exactly the results of evaluating one by one (thresholds included).
 #[test]
 fn parallel_batches_equal_sequential_evaluation() {
