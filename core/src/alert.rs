@@ -944,6 +944,11 @@ impl CompiledAlert {
     /// each with whether it matches ASCII case-insensitively (glob-derived) or exactly
     /// (pattern-derived, key names); `None` when no filter pins one. Each filter is a necessary
     /// condition, so any one filter's set will do; the cheapest is kept.
+    /// The ranges its `source_ips` include (empty when it has none).
+    pub(crate) fn source_includes(&self) -> &[IpNet] {
+        &self.include
+    }
+
     /// The regions this alert is limited to, lowercase, when its `regions` list (or else its
     /// pattern) names them literally; `None` when any region may match.
     pub(crate) fn region_literals(&self) -> Option<Vec<String>> {

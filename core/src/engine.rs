@@ -370,12 +370,12 @@ impl std::hash::Hasher for Fnv {
 type IndexMap = HashMap<String, Vec<usize>, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Literal searches for the alerts the index cannot reach by event name or service, and what
-/// the alerts it reaches through each key ask of the region and the response.
+/// the alerts it reaches through each key ask of the region, response and source address.
 #[derive(Debug, Clone)]
 struct Prefilter {
-    // One pass over the text finds the `eventName`/`eventSource`/`awsRegion`/`errorCode` keys,
-    // escapes, and the exact literals of unindexed alerts (patterns 0-5 are the fixed ones,
-    // see `FIXED`).
+    // One pass over the text finds the `eventName`, `eventSource`, `awsRegion`, `errorCode`
+    // and `sourceIPAddress` keys, escapes, and the exact literals of unindexed alerts
+    // (patterns 0-6 are the fixed ones, see `FIXED`).
     scan: aho_corasick::AhoCorasick,
     // Case-insensitive literals (from globs) of unindexed alerts, searched only when needed.
     ci: Option<aho_corasick::AhoCorasick>,
@@ -387,50 +387,76 @@ struct Prefilter {
     sources: GateMap,
 }
 
-const FIXED: [&str; 6] = [
+const FIXED: [&str; 7] = [
     "\"eventName\"",
     "\"eventSource\"",
     "\\u",
     "\\/",
     "\"awsRegion\"",
     "\"errorCode\"",
+    "\"sourceIPAddress\"",
 ];
 
 type GateMap = HashMap<String, Gate, std::hash::BuildHasherDefault<Fnv>>;
 
 /// What the alerts under one index key ask of an event beyond the key, as far as the
-/// prefilter's one pass sees it: per alert, the regions it is limited to (lowercase) and
-/// whether it needs an error code (`"response": "unauthorized"`). An event passes the gate
-/// when one alert's asks hold. A key gets no gate when some alert under it asks neither.
+/// prefilter's one pass sees it (see [`Ask`]). An event passes the gate when one alert's asks
+/// hold. A key gets no gate when some alert under it asks nothing the pass can check.
 #[derive(Debug, Clone)]
-struct Gate(Vec<(Option<Box<[String]>>, bool)>);
+struct Gate(Vec<Ask>);
+
+/// What one alert asks of the fields the prefilter's pass reads.
+#[derive(Debug, Clone)]
+struct Ask {
+    // The regions it is limited to, lowercase (its `regions` list or pattern names them).
+    regions: Option<Box<[String]>>,
+    // An error code (`"response": "unauthorized"`).
+    error: bool,
+    // The ranges its `source_ips` include. (Not those it excludes: the address the pass
+    // read may be a nested one while the event has none, which no exclusion rules out.)
+    include: Box<[IpNet]>,
+}
+
+/// What the prefilter's pass read of an event: for the region and the source address,
+/// `None` when not known for sure (repeated, escaped, non-ASCII), which every ask admits,
+/// and `Some(None)` when absent.
+struct Seen<'r> {
+    region: Option<Option<&'r str>>,
+    error: bool,
+    ip: Option<Option<IpAddr>>,
+}
 
 impl Gate {
     fn new(alerts: &[CompiledAlert], members: &[usize]) -> Option<Self> {
         let mut asks = Vec::with_capacity(members.len());
         for &i in members {
             let a = alerts.get(i)?;
-            let regions = a.region_literals();
-            let error = a.def.response == crate::alert::ResponseFilter::Unauthorized;
-            if regions.is_none() && !error {
+            let ask = Ask {
+                regions: a.region_literals().map(Vec::into_boxed_slice),
+                error: a.def.response == crate::alert::ResponseFilter::Unauthorized,
+                include: a.source_includes().into(),
+            };
+            if ask.regions.is_none() && !ask.error && ask.include.is_empty() {
                 return None;
             }
-            asks.push((regions.map(Vec::into_boxed_slice), error));
+            asks.push(ask);
         }
         Some(Self(asks))
     }
 
-    /// `region`: the event's `awsRegion`, ASCII and lowercased (`None` when absent or not
-    /// known for sure, which every region list admits); `error`: whether an `errorCode` key
-    /// was seen.
-    fn admits(&self, region: Option<Option<&str>>, error: bool) -> bool {
-        self.0.iter().any(|(regions, needs_error)| {
-            (error || !needs_error)
-                && regions.as_ref().is_none_or(|list| match region {
+    fn admits(&self, seen: &Seen<'_>) -> bool {
+        self.0.iter().any(|a| {
+            (seen.error || !a.error)
+                && a.regions.as_ref().is_none_or(|list| match seen.region {
                     None => true,
                     Some(None) => false,
                     Some(Some(r)) => list.iter().any(|l| l == r),
                 })
+                // As `CompiledAlert::filters_match` checks `source_ips.include`.
+                && (a.include.is_empty()
+                    || seen.ip.is_none_or(|addr| {
+                        addr.is_some_and(|ip| a.include.iter().any(|n| n.contains(&ip)))
+                    }))
         })
     }
 }
@@ -721,14 +747,7 @@ impl Engine {
 
     /// Whether an alert the index holds under this event name / source may match: the
     /// value, lowercased, is a key and its gate (if any) admits the event's region and error.
-    fn in_index(
-        &self,
-        pf: &Prefilter,
-        value: &[u8],
-        source: bool,
-        region: Option<Option<&str>>,
-        error: bool,
-    ) -> bool {
+    fn in_index(&self, pf: &Prefilter, value: &[u8], source: bool, seen: &Seen<'_>) -> bool {
         // The index holds Unicode-lowercased names; only two characters lowercase to ASCII
         // (see `alert::folds_to_ascii`): with them, let the parser decide.
         if crate::alert::folds_to_ascii(value) {
@@ -743,7 +762,7 @@ impl Engine {
         let Ok(v) = std::str::from_utf8(dst) else {
             return true;
         };
-        let admits = |g: Option<&Gate>| g.is_none_or(|g| g.admits(region, error));
+        let admits = |g: Option<&Gate>| g.is_none_or(|g| g.admits(seen));
         if source {
             return self.by_source.contains_key(v) && admits(pf.sources.get(v));
         }
@@ -777,6 +796,7 @@ impl Engine {
         // `awsRegion`: not seen yet, seen once (its text), or unusable (repeated, not a plain
         // string), which every gate admits.
         let (mut region, mut region_unknown): (Option<&[u8]>, bool) = (None, false);
+        let (mut ip, mut ip_unknown): (Option<&[u8]>, bool) = (None, false);
         let (mut escaped, mut error) = (false, false);
         for m in pf.scan.find_iter(raw) {
             let k = m.pattern().as_usize();
@@ -808,6 +828,11 @@ impl Engine {
                 region = text;
                 continue;
             }
+            if k == 6 {
+                ip_unknown |= ip.is_some() || text.is_none();
+                ip = text;
+                continue;
+            }
             let slot = if k == 0 { &mut name } else { &mut source };
             if slot.is_some() || text.is_none() {
                 return true; // repeated key (maybe nested) or not a plain string: parse
@@ -832,12 +857,17 @@ impl Engine {
                 })
                 .map(Some),
         };
-        if self.in_index(pf, name, false, region, error) {
+        let ip = match ip {
+            _ if ip_unknown => None,
+            None => Some(None),
+            // Not an address (`AWS Internal`, a host name) is known to be none.
+            Some(t) => std::str::from_utf8(t).ok().map(crate::event::parse_ip),
+        };
+        let seen = Seen { region, error, ip };
+        if self.in_index(pf, name, false, &seen) {
             return true;
         }
-        if !self.by_source.is_empty()
-            && source.is_none_or(|s| self.in_index(pf, s, true, region, error))
-        {
+        if !self.by_source.is_empty() && source.is_none_or(|s| self.in_index(pf, s, true, &seen)) {
             return true;
         }
         // Case-insensitive literals are ASCII; a value could still match one through Unicode

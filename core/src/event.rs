@@ -355,6 +355,17 @@ fn parse_raw(raw: Option<&str>) -> Option<Value> {
     raw.and_then(|r| serde_json::from_str(r).ok())
 }
 
+/// `sourceIPAddress` text as an address, as [`Event::source_ip_addr`] reads it.
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
+    let s = s.split_once('%').map_or(s, |(a, _)| a);
+    s.parse().ok()
+}
+
 impl<'a> Event<'a> {
     /// Parses one event from its JSON text. The error text names the problem (and, for wrong
     /// types, the field); callers add the record's position.
@@ -673,15 +684,9 @@ impl<'a> Event<'a> {
 
     /// `sourceIPAddress` as an IP address (IPv6 zone ids and brackets are stripped).
     pub fn source_ip_addr(&self) -> Option<IpAddr> {
-        *self.addr.get_or_init(|| {
-            let s = self.source_ip()?.trim();
-            let s = s
-                .strip_prefix('[')
-                .and_then(|x| x.strip_suffix(']'))
-                .unwrap_or(s);
-            let s = s.split_once('%').map_or(s, |(a, _)| a);
-            s.parse().ok()
-        })
+        *self
+            .addr
+            .get_or_init(|| self.source_ip().and_then(parse_ip))
     }
 
     /// `requestParameters`, parsed on first use.

@@ -616,8 +616,9 @@ proptest! {
     /// The prefilter's gates (what alerts reached by event name or service ask of the region
     /// and the error code) never skip an event an alert matches: regions written in any case,
     /// absent, repeated in a nested object, escaped or with KELVIN SIGN; error codes present,
-    /// empty, nested or absent; alerts limited by a `regions` list or a pattern, by response
-    /// type, or both.
+    /// empty, nested or absent; source addresses in brackets, with zones, not addresses,
+    /// repeated or absent; alerts limited by a `regions` list or a pattern, by response type,
+    /// by `source_ips`, or several.
     #[test]
     fn prefilter_gates_never_skip_a_match(
         region in prop::sample::select(vec![
@@ -632,6 +633,18 @@ proptest! {
         response in prop::sample::select(vec!["all", "unauthorized", "failure", "success"]),
         by_source in any::<bool>(),
         other in any::<bool>(),
+        ip in prop::sample::select(vec![
+            None, Some("203.0.113.9"), Some(" 10.1.2.3"), Some("[2001:db8::1]"), Some("fe80::1%eth0"),
+            Some("AWS Internal"), Some("10.0.0.300"), Some("1\\u0030.0.0.1"),
+        ]),
+        nested_ip in prop::option::of(prop::sample::select(vec!["10.9.9.9", "192.0.2.1"])),
+        ranges in prop::sample::select(vec![
+            None,
+            Some((vec!["10.0.0.0/8"], vec![])),
+            Some((vec!["2001:db8::/32", "fe80::/10"], vec![])),
+            Some((vec![], vec!["10.0.0.0/8"])),
+            Some((vec!["203.0.113.0/24"], vec!["203.0.113.9/32"])),
+        ]),
     ) {
         let mut fields = vec![
             r#""eventID":"e1""#.to_owned(),
@@ -645,7 +658,13 @@ proptest! {
         if let Some(c) = error {
             fields.push(format!(r#""errorCode":"{c}""#));
         }
+        if let Some(a) = ip {
+            fields.push(format!(r#""sourceIPAddress":"{a}""#));
+        }
         let mut params = Vec::new();
+        if let Some(a) = nested_ip {
+            params.push(format!(r#""sourceIPAddress":"{a}""#));
+        }
         if let Some(r) = nested_region {
             params.push(format!(r#""awsRegion":"{r}""#));
         }
@@ -666,6 +685,9 @@ proptest! {
             } else {
                 alert["regions"] = serde_json::json!([l]);
             }
+        }
+        if let Some((include, exclude)) = &ranges {
+            alert["source_ips"] = serde_json::json!({"include": include, "exclude": exclude});
         }
         let mut alerts = vec![alert.clone()];
         if other {

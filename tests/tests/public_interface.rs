@@ -347,6 +347,18 @@ fn prefilter_gates_and_fixed_keys() {
     assert!(e.may_match(ev("EU-West-3", "").as_bytes()));
     assert!(e.may_match(ev("ap-south-1", "").as_bytes()));
     assert!(e.may_match(ev("us-east-1", denied).as_bytes()));
+    // Calls from outside an alert's `source_ips.include` ranges.
+    let ranges = engine(
+        r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"],"source_ips":{"include":["10.0.0.0/8"]}}]"#,
+    );
+    let from = |ip: &str| {
+        format!(
+            r#"{{"eventName":"GetObject","eventSource":"s3.amazonaws.com","sourceIPAddress":"{ip}"}}"#
+        )
+    };
+    assert!(!ranges.may_match(from("203.0.113.9").as_bytes()));
+    assert!(!ranges.may_match(from("AWS Internal").as_bytes()));
+    assert!(ranges.may_match(from("10.1.2.3").as_bytes()));
     // Without a region list, the key alone lets every event of the call through.
     let open = engine(r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"]}]"#);
     assert!(open.may_match(ev("us-east-1", "").as_bytes()));
