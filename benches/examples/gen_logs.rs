@@ -1,5 +1,5 @@
 //! Writes generated CloudTrail log files (`{"Records":[...]}`, gzipped) for end-to-end scans.
-//! Usage: cargo run --release -p trailalerts-benches --example gen_logs -- DIR FILES EVENTS_PER_FILE
+//! Usage: cargo run --release -p trailalerts-benches --example gen_logs -- DIR FILES EVENTS_PER_FILE [alert-heavy|production]
 use std::io::Write;
 
 fn main() {
@@ -14,7 +14,16 @@ fn main() {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let all = trailalerts_benches::events(files * per, 42);
+    let mix = args
+        .get(4)
+        .map_or(Some(trailalerts_benches::Mix::AlertHeavy), |m| {
+            trailalerts_benches::Mix::parse(m)
+        });
+    let Some(mix) = mix else {
+        eprintln!("mix: alert-heavy or production");
+        std::process::exit(2);
+    };
+    let all = trailalerts_benches::events_of(files * per, 42, mix);
     for (i, chunk) in all.chunks(per).enumerate() {
         let doc = format!("{{\"Records\":[{}]}}", chunk.join(","));
         let Ok(f) = std::fs::File::create(
