@@ -373,29 +373,22 @@ type IndexMap = HashMap<String, Vec<usize>, std::hash::BuildHasherDefault<Fnv>>;
 /// the alerts it reaches through each key ask of the region, response and source address.
 #[derive(Debug, Clone)]
 struct Prefilter {
-    // One pass over the text finds the `eventName`, `eventSource`, `awsRegion`, `errorCode`
-    // and `sourceIPAddress` keys, escapes, and the exact literals of unindexed alerts
-    // (patterns 0-6 are the fixed ones, see `FIXED`).
+    // One pass over the text finds the `eventName` and `eventSource` keys, escapes, and the
+    // exact literals of unindexed alerts (patterns 0-3 are the fixed ones, see `FIXED`).
     scan: aho_corasick::AhoCorasick,
     // Case-insensitive literals (from globs) of unindexed alerts, searched only when needed.
     ci: Option<aho_corasick::AhoCorasick>,
     // Which fixed patterns are also literals of unindexed alerts (`$.eventName EXISTS`).
     fixed_literal: [bool; FIXED.len()],
+    // The keys gates read, searched only for events that reach a gate.
+    keys: GateKeys,
     // One gate per key of `by_name`, `by_prefix` and `by_source` that has one.
     names: GateMap,
     prefixes: Vec<(usize, GateMap)>,
     sources: GateMap,
 }
 
-const FIXED: [&str; 7] = [
-    "\"eventName\"",
-    "\"eventSource\"",
-    "\\u",
-    "\\/",
-    "\"awsRegion\"",
-    "\"errorCode\"",
-    "\"sourceIPAddress\"",
-];
+const FIXED: [&str; 4] = ["\"eventName\"", "\"eventSource\"", "\\u", "\\/"];
 
 type GateMap = HashMap<String, Gate, std::hash::BuildHasherDefault<Fnv>>;
 
@@ -417,13 +410,126 @@ struct Ask {
     include: Box<[IpNet]>,
 }
 
-/// What the prefilter's pass read of an event: for the region and the source address,
+/// Searches for the keys gates read.
+#[derive(Debug, Clone)]
+struct GateKeys {
+    region: memchr::memmem::Finder<'static>,
+    error: memchr::memmem::Finder<'static>,
+    ip: memchr::memmem::Finder<'static>,
+}
+
+impl GateKeys {
+    fn new() -> Self {
+        let f = |k: &str| memchr::memmem::Finder::new(k.as_bytes()).into_owned();
+        Self {
+            region: f("\"awsRegion\""),
+            error: f("\"errorCode\""),
+            ip: f("\"sourceIPAddress\""),
+        }
+    }
+}
+
+/// A key's string value in raw event text, as far as a byte search can tell.
+enum KeyValue<'r> {
+    Absent,
+    Text(&'r [u8]),
+    // Repeated (maybe nested), not a plain string, or escaped: only a parse can tell.
+    Unknown,
+}
+
+/// The value of the key `finder` searches for (quoted) in `raw`.
+fn key_value<'r>(raw: &'r [u8], finder: &memchr::memmem::Finder<'_>) -> KeyValue<'r> {
+    let mut found = KeyValue::Absent;
+    for at in finder.find_iter(raw) {
+        let i = skip_ws(raw, at + finder.needle().len());
+        if raw.get(i) != Some(&b':') {
+            continue; // the text appeared as a value, not a key
+        }
+        if !matches!(found, KeyValue::Absent) {
+            return KeyValue::Unknown;
+        }
+        let start = skip_ws(raw, i + 1);
+        let rest = raw.get(start + 1..).unwrap_or_default();
+        found = match memchr::memchr2(b'"', b'\\', rest) {
+            Some(len) if raw.get(start) == Some(&b'"') && rest.get(len) == Some(&b'"') => {
+                rest.get(..len).map_or(KeyValue::Unknown, KeyValue::Text)
+            }
+            _ => KeyValue::Unknown,
+        };
+    }
+    found
+}
+
+/// What the gates read of an event beyond its name and source, each found on first use
+/// (most events reach no gate and never pay for it). For the region and the source address,
 /// `None` when not known for sure (repeated, escaped, non-ASCII), which every ask admits,
 /// and `Some(None)` when absent.
 struct Seen<'r> {
-    region: Option<Option<&'r str>>,
-    error: bool,
-    ip: Option<Option<IpAddr>>,
+    raw: &'r [u8],
+    keys: &'r GateKeys,
+    error: Option<bool>,
+    // Lowercased into `region_buf`.
+    region: Option<Option<Option<usize>>>,
+    region_buf: [u8; 32],
+    ip: Option<Option<Option<IpAddr>>>,
+}
+
+impl<'r> Seen<'r> {
+    fn new(raw: &'r [u8], keys: &'r GateKeys) -> Self {
+        Self {
+            raw,
+            keys,
+            error: None,
+            region: None,
+            region_buf: [0; 32],
+            ip: None,
+        }
+    }
+
+    /// Whether an `errorCode` key occurs (anywhere: a nested one only lets more through).
+    fn error(&mut self) -> bool {
+        let (raw, f) = (self.raw, &self.keys.error);
+        *self.error.get_or_insert_with(|| {
+            f.find_iter(raw)
+                .any(|at| raw.get(skip_ws(raw, at + f.needle().len())) == Some(&b':'))
+        })
+    }
+
+    /// The `awsRegion`, ASCII-lowercased.
+    fn region(&mut self) -> Option<Option<&[u8]>> {
+        if self.region.is_none() {
+            let known = match key_value(self.raw, &self.keys.region) {
+                KeyValue::Absent => Some(None),
+                KeyValue::Unknown => None,
+                KeyValue::Text(r) => self
+                    .region_buf
+                    .get_mut(..r.len())
+                    .filter(|_| r.is_ascii())
+                    .map(|dst| {
+                        dst.copy_from_slice(r);
+                        dst.make_ascii_lowercase();
+                        Some(r.len())
+                    }),
+            };
+            self.region = Some(known);
+        }
+        match self.region {
+            Some(Some(Some(len))) => self.region_buf.get(..len).map(Some),
+            Some(Some(None)) => Some(None),
+            _ => None,
+        }
+    }
+
+    /// The `sourceIPAddress` as an address (`Some(None)` also for text that is none, such as
+    /// `AWS Internal`).
+    fn ip(&mut self) -> Option<Option<IpAddr>> {
+        let (raw, f) = (self.raw, &self.keys.ip);
+        *self.ip.get_or_insert_with(|| match key_value(raw, f) {
+            KeyValue::Absent => Some(None),
+            KeyValue::Unknown => None,
+            KeyValue::Text(t) => std::str::from_utf8(t).ok().map(crate::event::parse_ip),
+        })
+    }
 }
 
 impl Gate {
@@ -444,17 +550,17 @@ impl Gate {
         Some(Self(asks))
     }
 
-    fn admits(&self, seen: &Seen<'_>) -> bool {
+    fn admits(&self, seen: &mut Seen<'_>) -> bool {
         self.0.iter().any(|a| {
-            (seen.error || !a.error)
-                && a.regions.as_ref().is_none_or(|list| match seen.region {
+            (!a.error || seen.error())
+                && a.regions.as_ref().is_none_or(|list| match seen.region() {
                     None => true,
                     Some(None) => false,
-                    Some(Some(r)) => list.iter().any(|l| l == r),
+                    Some(Some(r)) => list.iter().any(|l| l.as_bytes() == r),
                 })
                 // As `CompiledAlert::filters_match` checks `source_ips.include`.
                 && (a.include.is_empty()
-                    || seen.ip.is_none_or(|addr| {
+                    || seen.ip().is_none_or(|addr| {
                         addr.is_some_and(|ip| a.include.iter().any(|n| n.contains(&ip)))
                     }))
         })
@@ -735,6 +841,7 @@ impl Engine {
             scan,
             ci,
             fixed_literal,
+            keys: GateKeys::new(),
             names: gates(&self.alerts, &self.by_name),
             prefixes: self
                 .by_prefix
@@ -747,7 +854,7 @@ impl Engine {
 
     /// Whether an alert the index holds under this event name / source may match: the
     /// value, lowercased, is a key and its gate (if any) admits the event's region and error.
-    fn in_index(&self, pf: &Prefilter, value: &[u8], source: bool, seen: &Seen<'_>) -> bool {
+    fn in_index(&self, pf: &Prefilter, value: &[u8], source: bool, seen: &mut Seen<'_>) -> bool {
         // The index holds Unicode-lowercased names; only two characters lowercase to ASCII
         // (see `alert::folds_to_ascii`): with them, let the parser decide.
         if crate::alert::folds_to_ascii(value) {
@@ -762,7 +869,7 @@ impl Engine {
         let Ok(v) = std::str::from_utf8(dst) else {
             return true;
         };
-        let admits = |g: Option<&Gate>| g.is_none_or(|g| g.admits(seen));
+        let mut admits = |g: Option<&Gate>| g.is_none_or(|g| g.admits(seen));
         if source {
             return self.by_source.contains_key(v) && admits(pf.sources.get(v));
         }
@@ -793,11 +900,7 @@ impl Engine {
             return true;
         };
         let (mut name, mut source): (Option<&[u8]>, Option<&[u8]>) = (None, None);
-        // `awsRegion`: not seen yet, seen once (its text), or unusable (repeated, not a plain
-        // string), which every gate admits.
-        let (mut region, mut region_unknown): (Option<&[u8]>, bool) = (None, false);
-        let (mut ip, mut ip_unknown): (Option<&[u8]>, bool) = (None, false);
-        let (mut escaped, mut error) = (false, false);
+        let mut escaped = false;
         for m in pf.scan.find_iter(raw) {
             let k = m.pattern().as_usize();
             if k >= FIXED.len() || pf.fixed_literal.get(k) == Some(&true) {
@@ -811,63 +914,31 @@ impl Engine {
             if raw.get(i) != Some(&b':') {
                 continue; // the text appeared as a value, not a key
             }
-            if k == 5 {
-                error = true;
-                continue;
+            let slot = if k == 0 { &mut name } else { &mut source };
+            if slot.is_some() {
+                return true; // repeated key: maybe nested, let the parser decide
             }
             let start = skip_ws(raw, i + 1);
+            if raw.get(start) != Some(&b'"') {
+                return true;
+            }
             let rest = raw.get(start + 1..).unwrap_or_default();
-            let text = match memchr::memchr2(b'"', b'\\', rest) {
-                Some(len) if raw.get(start) == Some(&b'"') && rest.get(len) == Some(&b'"') => {
-                    rest.get(..len)
-                }
-                _ => None,
-            };
-            if k == 4 {
-                region_unknown |= region.is_some() || text.is_none();
-                region = text;
-                continue;
+            match memchr::memchr2(b'"', b'\\', rest) {
+                Some(len) if rest.get(len) == Some(&b'"') => *slot = rest.get(..len),
+                _ => return true,
             }
-            if k == 6 {
-                ip_unknown |= ip.is_some() || text.is_none();
-                ip = text;
-                continue;
-            }
-            let slot = if k == 0 { &mut name } else { &mut source };
-            if slot.is_some() || text.is_none() {
-                return true; // repeated key (maybe nested) or not a plain string: parse
-            }
-            *slot = text;
         }
         let Some(name) = name else { return true };
         if escaped {
             return true;
         }
-        let mut lower = [0u8; 32];
-        let region = match region {
-            _ if region_unknown => None,
-            None => Some(None),
-            Some(r) => lower
-                .get_mut(..r.len())
-                .filter(|_| r.is_ascii())
-                .and_then(|dst| {
-                    dst.copy_from_slice(r);
-                    dst.make_ascii_lowercase();
-                    std::str::from_utf8(dst).ok()
-                })
-                .map(Some),
-        };
-        let ip = match ip {
-            _ if ip_unknown => None,
-            None => Some(None),
-            // Not an address (`AWS Internal`, a host name) is known to be none.
-            Some(t) => std::str::from_utf8(t).ok().map(crate::event::parse_ip),
-        };
-        let seen = Seen { region, error, ip };
-        if self.in_index(pf, name, false, &seen) {
+        let mut seen = Seen::new(raw, &pf.keys);
+        if self.in_index(pf, name, false, &mut seen) {
             return true;
         }
-        if !self.by_source.is_empty() && source.is_none_or(|s| self.in_index(pf, s, true, &seen)) {
+        if !self.by_source.is_empty()
+            && source.is_none_or(|s| self.in_index(pf, s, true, &mut seen))
+        {
             return true;
         }
         // Case-insensitive literals are ASCII; a value could still match one through Unicode

@@ -347,6 +347,19 @@ fn prefilter_gates_and_fixed_keys() {
     assert!(e.may_match(ev("EU-West-3", "").as_bytes()));
     assert!(e.may_match(ev("ap-south-1", "").as_bytes()));
     assert!(e.may_match(ev("us-east-1", denied).as_bytes()));
+    // KELVIN SIGN lowercases to `k`: a region written with it is left to the parser.
+    let kelvin = engine(
+        r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"],"regions":["eu-kk-1"]}]"#,
+    );
+    let text = ev("eu-\u{212a}k-1", "");
+    assert!(
+        !kelvin
+            .clone()
+            .evaluate(&Event::parse(&text).unwrap())
+            .is_empty()
+    );
+    assert!(kelvin.may_match(text.as_bytes()));
+    assert!(!kelvin.may_match(ev("eu-kx-1", "").as_bytes()));
     // Calls from outside an alert's `source_ips.include` ranges.
     let ranges = engine(
         r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"],"source_ips":{"include":["10.0.0.0/8"]}}]"#,
