@@ -284,6 +284,43 @@ pub fn records_events(data: &[u8], base: &Engine) {
     }
 }
 
+/// Events `alert_definitions` evaluates: plain; with an error and nested repeated keys; with
+/// escaped quotes and backslashes (and no `\u` escape); with a KELVIN SIGN and a source that
+/// is no address.
+const DEFINITION_EVENTS: [&str; 4] = [
+    r#"{"eventName":"CreateUser","eventSource":"iam.amazonaws.com","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.1","userIdentity":{"type":"IAMUser","userName":"x","arn":"arn:aws:iam::1:user/x"},"requestParameters":{"userName":"y"}}"#,
+    r#"{"eventName":"GetObject","eventSource":"s3.amazonaws.com","awsRegion":"EU-West-3","errorCode":"AccessDenied","sourceIPAddress":"10.1.2.3","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Admin/s","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/Admin","userName":"Admin"}}},"requestParameters":{"bucketName":"b","awsRegion":"us-east-1"},"resources":[{"ARN":"arn:aws:s3:::b"}]}"#,
+    r#"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","awsRegion":"us-east-1","sourceIPAddress":"[2001:db8::1]","userIdentity":{"type":"IAMUser","userName":"o\"brien","arn":"arn:aws:iam::1:user/o\"brien"},"requestParameters":{"name":"a\"b\\c/d"}}"#,
+    "{\"eventName\":\"ConsoleLogin\",\"eventSource\":\"signin.amazonaws.com\",\"awsRegion\":\"eu-\u{212a}k-1\",\"sourceIPAddress\":\"AWS Internal\",\"userIdentity\":{\"type\":\"IAMUser\",\"userName\":\"\u{212a}im\"},\"responseElements\":{\"ConsoleLogin\":\"Failure\"}}",
+];
+
+/// Any text as alert definitions: loading and compiling gives a set or an error, never a
+/// panic; a loaded set evaluates events, and the byte prefilter never rules out an event the
+/// set matches.
+pub fn alert_definitions(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(b) = Engine::builder().builtin(false).alerts_json(text) else {
+        return;
+    };
+    let Ok(engine) = b.build() else {
+        return;
+    };
+    for raw in DEFINITION_EVENTS {
+        let Ok(ev) = Event::parse(raw) else {
+            panic!("a fixed event does not parse: {raw}");
+        };
+        let mut found = Vec::new();
+        engine.matches(&ev, &mut found);
+        let _ = engine.clone().evaluate(&ev);
+        assert!(
+            found.is_empty() || engine.may_match(raw.as_bytes()),
+            "the prefilter ruled out an event the alerts match: {raw}"
+        );
+    }
+}
+
 /// Any SQS message body: shape detection never panics and what it extracts is usable.
 pub fn sqs_message(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

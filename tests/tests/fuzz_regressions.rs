@@ -38,11 +38,7 @@ fn fuzz_seeds_and_regressions_replay_cleanly() {
         n += 1;
     }
     for data in inputs("alert_definitions") {
-        if let Ok(text) = std::str::from_utf8(&data)
-            && let Ok(b) = Engine::builder().builtin(false).alerts_json(text)
-        {
-            let _ = b.build();
-        }
+        fuzz_checks::alert_definitions(&data);
         n += 1;
     }
     for data in inputs("filter_pattern") {

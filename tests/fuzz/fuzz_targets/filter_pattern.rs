@@ -4,8 +4,12 @@ use libfuzzer_sys::fuzz_target;
 use trailalerts::{Event, FilterPattern};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(p) = FilterPattern::parse(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(p) = FilterPattern::parse(text) else {
+        return;
+    };
     for raw in [
         r#"{"eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"No"},"n":5,"z":null,"a":[{"b":"c"}]}"#,
         r#"{"eventName":"X","errorCode":"AccessDenied","userIdentity":{"type":"Root"}}"#,
