@@ -853,7 +853,7 @@ impl Engine {
     }
 
     /// Whether an alert the index holds under this event name / source may match: the
-    /// value, lowercased, is a key and its gate (if any) admits the event's region and error.
+    /// value, lowercased, is a key and its gate (if any) admits the event (see [`Gate`]).
     fn in_index(&self, pf: &Prefilter, value: &[u8], source: bool, seen: &mut Seen<'_>) -> bool {
         // The index holds Unicode-lowercased names; only two characters lowercase to ASCII
         // (see `alert::folds_to_ascii`): with them, let the parser decide.
@@ -887,13 +887,25 @@ impl Engine {
     /// Whether an event with this raw JSON text could match any enabled alert. `false` is
     /// certain (no alert can fire, so the event need not be parsed); `true` means "parse and
     /// see". One byte scan reads `eventName` and `eventSource` and looks them up in the alert
-    /// index, and searches the literals of alerts the index cannot reach. Anything unusual
-    /// (escapes, a repeated key, a missing name) answers `true`.
+    /// index, and searches the literals of alerts the index cannot reach. When every alert
+    /// under a key is limited to literal regions, to failed calls (`unauthorized`) or to
+    /// included source ranges, the event's `awsRegion`, `errorCode` or `sourceIPAddress` is
+    /// then looked for too. Anything unusual (escapes, a repeated key, a missing name)
+    /// answers `true`.
     ///
     /// ```
     /// let e = trailalerts::Engine::builder().build().unwrap();
     /// assert!(e.may_match(br#"{"eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com"}"#));
     /// assert!(!e.may_match(br#"{"eventName": "DescribeInstances", "eventSource": "ec2.amazonaws.com"}"#));
+    ///
+    /// let only_paris = trailalerts::Engine::builder()
+    ///     .builtin(false)
+    ///     .alerts_json(r#"[{"id":"a","name":"a","risk":"low","events":["GetObject"],"regions":["eu-west-3"]}]"#)
+    ///     .unwrap()
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!only_paris.may_match(br#"{"eventName":"GetObject","awsRegion":"us-east-1"}"#));
+    /// assert!(only_paris.may_match(br#"{"eventName":"GetObject","awsRegion":"eu-west-3"}"#));
     /// ```
     pub fn may_match(&self, raw: &[u8]) -> bool {
         let Some(pf) = &self.prefilter else {
