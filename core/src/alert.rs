@@ -940,10 +940,6 @@ impl CompiledAlert {
         })
     }
 
-    /// Literal strings one of which the raw text of every event this alert matches contains,
-    /// each with whether it matches ASCII case-insensitively (glob-derived) or exactly
-    /// (pattern-derived, key names); `None` when no filter pins one. Each filter is a necessary
-    /// condition, so any one filter's set will do; the cheapest is kept.
     /// The ranges its `source_ips` include (empty when it has none).
     pub(crate) fn source_includes(&self) -> &[IpNet] {
         &self.include
@@ -959,14 +955,11 @@ impl CompiledAlert {
         self.regions.literals()
     }
 
+    /// Literal strings one of which the raw text of every event this alert matches contains,
+    /// each with whether it matches ASCII case-insensitively (glob-derived) or exactly
+    /// (pattern-derived, key names); `None` when no filter pins one. Each filter is a necessary
+    /// condition, so any one filter's set will do; the cheapest is kept.
     pub(crate) fn needles(&self) -> Option<Vec<(String, bool)>> {
-        self.needle_options()
-            .into_iter()
-            .min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
-    }
-
-    /// Every set [`CompiledAlert::needles`] chooses from: one per filter that pins literals.
-    fn needle_options(&self) -> Vec<Vec<(String, bool)>> {
         let d = &self.def;
         let from_globs = |list: &GlobList, quoted: bool| -> Option<Vec<(String, bool)>> {
             if list.is_empty() {
@@ -1046,6 +1039,8 @@ impl CompiledAlert {
             }
         }
         options
+            .into_iter()
+            .min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
     }
 
     /// Every filter but ignores and the threshold.

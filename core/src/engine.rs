@@ -429,49 +429,58 @@ impl GateKeys {
     }
 }
 
-/// A key's string value in raw event text, as far as a byte search can tell.
-enum KeyValue<'r> {
+/// After a quoted key's text ending at `end`: `None` when it is no key (no `:` follows),
+/// else its value when that is a string without escapes, `Some(None)` when not.
+fn key_string(raw: &[u8], end: usize) -> Option<Option<&[u8]>> {
+    let i = skip_ws(raw, end);
+    if raw.get(i) != Some(&b':') {
+        return None;
+    }
+    let start = skip_ws(raw, i + 1);
+    if raw.get(start) != Some(&b'"') {
+        return Some(None);
+    }
+    let rest = raw.get(start + 1..).unwrap_or_default();
+    Some(match memchr::memchr2(b'"', b'\\', rest) {
+        Some(len) if rest.get(len) == Some(&b'"') => rest.get(..len),
+        _ => None,
+    })
+}
+
+/// A key's value in raw event text, as far as a byte search can tell.
+#[derive(Clone, Copy)]
+enum KeyValue<T> {
     Absent,
-    Text(&'r [u8]),
+    Is(T),
     // Repeated (maybe nested), not a plain string, or escaped: only a parse can tell.
     Unknown,
 }
 
-/// The value of the key `finder` searches for (quoted) in `raw`.
-fn key_value<'r>(raw: &'r [u8], finder: &memchr::memmem::Finder<'_>) -> KeyValue<'r> {
+/// The string value of the key `finder` searches for (quoted) in `raw`.
+fn key_value<'r>(raw: &'r [u8], finder: &memchr::memmem::Finder<'_>) -> KeyValue<&'r [u8]> {
     let mut found = KeyValue::Absent;
     for at in finder.find_iter(raw) {
-        let i = skip_ws(raw, at + finder.needle().len());
-        if raw.get(i) != Some(&b':') {
+        let Some(text) = key_string(raw, at + finder.needle().len()) else {
             continue; // the text appeared as a value, not a key
-        }
+        };
         if !matches!(found, KeyValue::Absent) {
             return KeyValue::Unknown;
         }
-        let start = skip_ws(raw, i + 1);
-        let rest = raw.get(start + 1..).unwrap_or_default();
-        found = match memchr::memchr2(b'"', b'\\', rest) {
-            Some(len) if raw.get(start) == Some(&b'"') && rest.get(len) == Some(&b'"') => {
-                rest.get(..len).map_or(KeyValue::Unknown, KeyValue::Text)
-            }
-            _ => KeyValue::Unknown,
-        };
+        found = text.map_or(KeyValue::Unknown, KeyValue::Is);
     }
     found
 }
 
 /// What the gates read of an event beyond its name and source, each found on first use
-/// (most events reach no gate and never pay for it). For the region and the source address,
-/// `None` when not known for sure (repeated, escaped, non-ASCII), which every ask admits,
-/// and `Some(None)` when absent.
+/// (most events reach no gate and never pay for it).
 struct Seen<'r> {
     raw: &'r [u8],
     keys: &'r GateKeys,
     error: Option<bool>,
-    // Lowercased into `region_buf`.
-    region: Option<Option<Option<usize>>>,
-    region_buf: [u8; 32],
-    ip: Option<Option<Option<IpAddr>>>,
+    // ASCII text (other text is unknown: it may lowercase to ASCII).
+    region: Option<KeyValue<&'r [u8]>>,
+    // Text that is no address (`AWS Internal`) counts as absent: no range includes it.
+    ip: Option<KeyValue<IpAddr>>,
 }
 
 impl<'r> Seen<'r> {
@@ -481,7 +490,6 @@ impl<'r> Seen<'r> {
             keys,
             error: None,
             region: None,
-            region_buf: [0; 32],
             ip: None,
         }
     }
@@ -491,43 +499,27 @@ impl<'r> Seen<'r> {
         let (raw, f) = (self.raw, &self.keys.error);
         *self.error.get_or_insert_with(|| {
             f.find_iter(raw)
-                .any(|at| raw.get(skip_ws(raw, at + f.needle().len())) == Some(&b':'))
+                .any(|at| key_string(raw, at + f.needle().len()).is_some())
         })
     }
 
-    /// The `awsRegion`, ASCII-lowercased.
-    fn region(&mut self) -> Option<Option<&[u8]>> {
-        if self.region.is_none() {
-            let known = match key_value(self.raw, &self.keys.region) {
-                KeyValue::Absent => Some(None),
-                KeyValue::Unknown => None,
-                KeyValue::Text(r) => self
-                    .region_buf
-                    .get_mut(..r.len())
-                    .filter(|_| r.is_ascii())
-                    .map(|dst| {
-                        dst.copy_from_slice(r);
-                        dst.make_ascii_lowercase();
-                        Some(r.len())
-                    }),
-            };
-            self.region = Some(known);
-        }
-        match self.region {
-            Some(Some(Some(len))) => self.region_buf.get(..len).map(Some),
-            Some(Some(None)) => Some(None),
-            _ => None,
-        }
+    fn region(&mut self) -> KeyValue<&'r [u8]> {
+        let (raw, f) = (self.raw, &self.keys.region);
+        *self.region.get_or_insert_with(|| match key_value(raw, f) {
+            KeyValue::Is(r) if !r.is_ascii() => KeyValue::Unknown,
+            v => v,
+        })
     }
 
-    /// The `sourceIPAddress` as an address (`Some(None)` also for text that is none, such as
-    /// `AWS Internal`).
-    fn ip(&mut self) -> Option<Option<IpAddr>> {
+    fn ip(&mut self) -> KeyValue<IpAddr> {
         let (raw, f) = (self.raw, &self.keys.ip);
         *self.ip.get_or_insert_with(|| match key_value(raw, f) {
-            KeyValue::Absent => Some(None),
-            KeyValue::Unknown => None,
-            KeyValue::Text(t) => std::str::from_utf8(t).ok().map(crate::event::parse_ip),
+            KeyValue::Absent => KeyValue::Absent,
+            KeyValue::Unknown => KeyValue::Unknown,
+            KeyValue::Is(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(crate::event::parse_ip)
+                .map_or(KeyValue::Absent, KeyValue::Is),
         })
     }
 }
@@ -554,15 +546,17 @@ impl Gate {
         self.0.iter().any(|a| {
             (!a.error || seen.error())
                 && a.regions.as_ref().is_none_or(|list| match seen.region() {
-                    None => true,
-                    Some(None) => false,
-                    Some(Some(r)) => list.iter().any(|l| l.as_bytes() == r),
+                    KeyValue::Unknown => true,
+                    KeyValue::Absent => false,
+                    KeyValue::Is(r) => list.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(r)),
                 })
                 // As `CompiledAlert::filters_match` checks `source_ips.include`.
                 && (a.include.is_empty()
-                    || seen.ip().is_none_or(|addr| {
-                        addr.is_some_and(|ip| a.include.iter().any(|n| n.contains(&ip)))
-                    }))
+                    || match seen.ip() {
+                        KeyValue::Unknown => true,
+                        KeyValue::Absent => false,
+                        KeyValue::Is(ip) => a.include.iter().any(|n| n.contains(&ip)),
+                    })
         })
     }
 }
@@ -922,23 +916,14 @@ impl Engine {
                 escaped = true;
                 continue;
             }
-            let i = skip_ws(raw, m.end());
-            if raw.get(i) != Some(&b':') {
+            let Some(text) = key_string(raw, m.end()) else {
                 continue; // the text appeared as a value, not a key
-            }
+            };
             let slot = if k == 0 { &mut name } else { &mut source };
-            if slot.is_some() {
-                return true; // repeated key: maybe nested, let the parser decide
+            if slot.is_some() || text.is_none() {
+                return true; // repeated key (maybe nested) or not a plain string: parse
             }
-            let start = skip_ws(raw, i + 1);
-            if raw.get(start) != Some(&b'"') {
-                return true;
-            }
-            let rest = raw.get(start + 1..).unwrap_or_default();
-            match memchr::memchr2(b'"', b'\\', rest) {
-                Some(len) if rest.get(len) == Some(&b'"') => *slot = rest.get(..len),
-                _ => return true,
-            }
+            *slot = text;
         }
         let Some(name) = name else { return true };
         if escaped {
