@@ -733,6 +733,8 @@ pub(crate) struct CompiledAlert {
     include: Vec<IpNet>,
     exclude: Vec<IpNet>,
     pub(crate) pattern: Option<FilterPattern>,
+    // The regions the pattern pins `$.awsRegion` to, if it does (see `pattern_region_allows`).
+    pattern_regions: Option<Vec<String>>,
     pub(crate) ignores: Vec<Ignore>,
     pub(crate) group_by: Vec<GroupKey>,
 }
@@ -933,6 +935,7 @@ impl CompiledAlert {
             response: conditions(id, "response_elements", &def.response_elements)?,
             include: cidrs(id, "source_ips.include", &ips.include)?,
             exclude: cidrs(id, "source_ips.exclude", &ips.exclude)?,
+            pattern_regions: pattern.as_ref().and_then(FilterPattern::regions),
             pattern,
             ignores,
             group_by,
@@ -1065,8 +1068,29 @@ impl CompiledAlert {
             })
     }
 
-    /// Whether every filter passes for `ev`, a candidate the engine's index found (see
-    /// `events_by_name`).
+    /// Whether the filters that read only the event's name, service, region and outcome pass
+    /// for `ev`, a candidate the engine's index found (see `events_by_name`). The engine
+    /// checks these once per distinct (name, service, region, outcome) and remembers the
+    /// alerts that pass, so an event meets only those; [`Self::filters_match`] checks the rest.
+    pub(crate) fn key_filters_match(&self, ev: &Event<'_>, outcome: Outcome) -> bool {
+        let events_known = self.events_by_name && ev.event_name().is_some_and(str::is_ascii);
+        self.regions.matches_opt(ev.region())
+            && self.services.matches_opt(ev.event_source())
+            && (events_known || self.events.matches_opt(ev.event_name()))
+            && self.def.response.accepts(outcome)
+            && self.pattern_region_allows(ev.region())
+    }
+
+    /// False only when the pattern pins the region (`$.awsRegion = "…"`, an exact comparison)
+    /// to values `region` is not. The pattern still checks it; this lets the engine leave the
+    /// alert out of the region's candidates.
+    fn pattern_region_allows(&self, region: Option<&str>) -> bool {
+        self.pattern_regions
+            .as_ref()
+            .is_none_or(|names| region.is_some_and(|r| names.iter().any(|n| n == r)))
+    }
+
+    /// Whether every filter but those of [`Self::key_filters_match`] passes for `ev`.
     pub(crate) fn filters_match<'e>(
         &self,
         ev: &'e Event<'_>,
@@ -1074,16 +1098,6 @@ impl CompiledAlert {
         facts: &Facts<'e>,
     ) -> bool {
         let d = &self.def;
-        let events_known = self.events_by_name && ev.event_name().is_some_and(str::is_ascii);
-        if !self.regions.matches_opt(ev.region())
-            || !self.services.matches_opt(ev.event_source())
-            || !(events_known || self.events.matches_opt(ev.event_name()))
-        {
-            return false;
-        }
-        if d.response != ResponseFilter::All && !d.response.accepts(ev.outcome()) {
-            return false;
-        }
         if !self.users.is_empty() {
             let names = facts.names.get_or_init(|| ev.user_name_set());
             if !self.users.matches_any(names.as_slice(), names.all_ascii()) {

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::alert::{AlertDef, CompiledAlert, Facts, GroupKey, Ignore, IgnoreDef};
 use crate::error::AlertError;
-use crate::event::{Event, FieldRef};
+use crate::event::{Event, FieldRef, Outcome};
 use crate::result::{AlertResult, stable_id};
 use crate::threshold::{DEFAULT_MAX_GROUPS, ThresholdEntry, ThresholdTracker};
 use crate::time::format_epoch_ms;
@@ -1241,7 +1241,16 @@ impl Engine {
             .is_some_and(|a| a.filters_match(ev, &self.aws, facts))
     }
 
-    fn candidates(&self, ev: &Event<'_>, scratch: &mut String, out: &mut Vec<usize>) {
+    /// The alerts whose filters on the event's name, service, region and outcome pass (see
+    /// `CompiledAlert::key_filters_match`), in alert order: those the index files under the
+    /// name, a prefix of it, or the service, and the unindexed ones.
+    fn candidates(
+        &self,
+        ev: &Event<'_>,
+        outcome: Outcome,
+        scratch: &mut String,
+        out: &mut Vec<usize>,
+    ) {
         out.clear();
         if let Some(name) = ev.event_name() {
             lowercase_into(scratch, name);
@@ -1265,6 +1274,11 @@ impl Engine {
         out.extend_from_slice(&self.always);
         out.sort_unstable();
         out.dedup();
+        out.retain(|&i| {
+            self.alerts
+                .get(i)
+                .is_some_and(|a| a.key_filters_match(ev, outcome))
+        });
     }
 
     /// The ignore silencing alert `i` for `ev`: (ignore id, global?).
@@ -1523,10 +1537,12 @@ impl Worker {
     }
 }
 
-/// The candidate alerts of events, remembered by (`eventName`, `eventSource`) as written.
-/// CloudTrail uses a few thousand such pairs, so after the first event of a pair, its
-/// candidates are one lookup instead of several lookups, a sort and a dedup. Events insert
-/// here (unlike in the index maps), so the map keeps std's keyed hash, and its size is bounded.
+/// The candidate alerts of events, remembered by (`eventName`, `eventSource`, `awsRegion`)
+/// as written and the outcome. An account's events fall in a few thousand such keys, so after
+/// the first event of a key, its candidates are one lookup instead of several lookups, a sort,
+/// a dedup and the filters on those four fields: with many alerts on one call, an event meets
+/// only those limited to its region and outcome (or not limited). Events insert here (unlike
+/// in the index maps), so the map keeps std's keyed hash, and its size is bounded.
 #[derive(Debug, Clone, Default)]
 struct Candidates {
     memo: HashMap<String, Box<[usize]>>,
@@ -1536,20 +1552,28 @@ struct Candidates {
     list: Vec<usize>,
 }
 
-/// Pairs remembered before the memo starts again (a few hundred KB at most).
-const CANDIDATE_PAIRS: usize = 4096;
+/// Keys remembered before the memo starts again (a few MB at most; a busy multi-region
+/// account uses a few thousand).
+const CANDIDATE_PAIRS: usize = 16_384;
 
 impl Candidates {
     fn fill(&mut self, engine: &Engine, ev: &Event<'_>) {
+        let outcome = ev.outcome();
         self.key.clear();
         push_key_part(&mut self.key, ev.event_name());
         push_key_part(&mut self.key, ev.event_source());
+        push_key_part(&mut self.key, ev.region());
+        self.key.push(match outcome {
+            Outcome::Success => 's',
+            Outcome::Failure => 'f',
+            Outcome::Unauthorized => 'u',
+        });
         self.list.clear();
         if let Some(known) = self.memo.get(self.key.as_str()) {
             self.list.extend_from_slice(known);
             return;
         }
-        engine.candidates(ev, &mut self.scratch, &mut self.list);
+        engine.candidates(ev, outcome, &mut self.scratch, &mut self.list);
         if self.memo.len() >= CANDIDATE_PAIRS {
             self.memo.clear();
         }
@@ -1905,6 +1929,66 @@ mod tests {
         assert!(e.set_enabled("a", false));
         let ids: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
         assert_eq!(ids, ["s"]);
+    }
+
+    #[test]
+    fn remembered_candidates_follow_region_and_outcome() {
+        // Alerts on one call that differ only in what they ask of the region and outcome: the
+        // candidates remembered for one event of the call must not leak into the next.
+        let mut e = Engine::builder()
+            .builtin(false)
+            .alerts_json(
+                r#"[{"id":"east","name":"E","risk":"low","events":["ConsoleLogin"],"regions":["us-east-1"]},
+                {"id":"eu","name":"P","risk":"low","pattern":"{ ($.eventName = \"ConsoleLogin\") && ($.awsRegion = \"eu-west-1\") }"},
+                {"id":"us","name":"G","risk":"low","events":["ConsoleLogin"],"regions":["us-*"]},
+                {"id":"denied","name":"D","risk":"low","events":["ConsoleLogin"],"response":"unauthorized"},
+                {"id":"failed","name":"F","risk":"low","events":["ConsoleLogin"],"response":"failure"},
+                {"id":"ok","name":"S","risk":"low","services":["signin"],"response":"success"}]"#,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let text = |region: &str, error: &str, login: &str| {
+            let region = if region.is_empty() {
+                String::new()
+            } else {
+                format!(r#","awsRegion":"{region}""#)
+            };
+            let error = if error.is_empty() {
+                String::new()
+            } else {
+                format!(r#","errorCode":"{error}""#)
+            };
+            format!(
+                r#"{{"eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com"{region}{error},"responseElements":{{"ConsoleLogin":"{login}"}}}}"#
+            )
+        };
+        let cases: [(&str, &str, &str, &[&str]); 9] = [
+            ("us-east-1", "", "Success", &["east", "us", "ok"]),
+            ("eu-west-1", "", "Success", &["eu", "ok"]),
+            ("us-west-2", "", "Success", &["us", "ok"]),
+            ("US-EAST-1", "", "Success", &["east", "us", "ok"]),
+            // The pattern's `=` is exact.
+            ("EU-WEST-1", "", "Success", &["ok"]),
+            ("", "", "Success", &["ok"]),
+            (
+                "us-east-1",
+                "AccessDenied",
+                "Success",
+                &["east", "us", "denied", "failed"],
+            ),
+            ("eu-west-1", "Throttling", "Success", &["eu", "failed"]),
+            // Failure without an error code: from `responseElements`.
+            ("us-east-1", "", "Failure", &["east", "us", "failed"]),
+        ];
+        for round in 0..2 {
+            for (region, error, login, want) in cases {
+                let t = text(region, error, login);
+                let ev = Event::parse(&t).unwrap();
+                let got: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
+                assert_eq!(got, want, "round {round}: {t}");
+            }
+        }
     }
 
     #[test]
