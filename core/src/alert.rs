@@ -678,8 +678,12 @@ pub(crate) fn folds_to_ascii(text: &[u8]) -> bool {
 /// [`searchable`]), no value there can match, and the condition fails without parsing.
 #[derive(Debug, Clone)]
 struct Needle {
-    // Lowercase ASCII, at least 3 bytes.
+    // Lowercase ASCII, at least 3 bytes: searched in a value (an ARN).
     lit: crate::glob::CaseFinder,
+    // What to search for in JSON text: the literal with the quotes a string value has around
+    // it where the glob pins the value's start (or both ends), else the literal. `bucket-1`
+    // then no longer finds `"bucket-12"`.
+    in_json: crate::glob::CaseFinder,
 }
 
 impl Needle {
@@ -688,11 +692,26 @@ impl Needle {
     /// appear in the raw event: `500` may be written `5e2`).
     fn new(glob: &Glob) -> Option<Self> {
         let l = glob.longest_literal();
-        let numeric = l
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
-        (l.len() >= 3 && l.is_ascii() && !numeric).then(|| Self {
-            lit: crate::glob::CaseFinder::new(l.to_ascii_lowercase().as_bytes()),
+        let numeric = |t: &str| {
+            t.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
+        };
+        if l.len() < 3 || !l.is_ascii() || numeric(l) {
+            return None;
+        }
+        let l = l.to_ascii_lowercase();
+        // Values compared as text include `true` and `false`, which JSON does not quote.
+        let may_be_bool = |t: &str| "true".starts_with(t) || "false".starts_with(t);
+        let in_json = if glob.is_literal() && !may_be_bool(&l) {
+            format!("\"{l}\"")
+        } else if glob.literal_prefix() == l && !may_be_bool(&l) {
+            format!("\"{l}")
+        } else {
+            l.clone()
+        };
+        Some(Self {
+            lit: crate::glob::CaseFinder::new(l.as_bytes()),
+            in_json: crate::glob::CaseFinder::new(in_json.as_bytes()),
         })
     }
 
@@ -706,7 +725,7 @@ impl Needle {
     /// searchable is worked out once, in `plain`.
     fn absent_from_text(&self, text: &str, plain: &std::cell::OnceCell<bool>) -> bool {
         let t = text.as_bytes();
-        *plain.get_or_init(|| searchable(t)) && !self.lit.found_in(t)
+        *plain.get_or_init(|| searchable(t)) && !self.in_json.found_in(t)
     }
 }
 
