@@ -674,16 +674,14 @@ pub(crate) fn folds_to_ascii(text: &[u8]) -> bool {
 }
 
 /// The longest literal run of a glob, which every value it matches contains, searched ASCII
-/// case-insensitively in raw event text: when it does not occur in searchable text (see
+/// case-insensitively in raw JSON text: when it does not occur in searchable text (see
 /// [`searchable`]), no value there can match, and the condition fails without parsing.
 #[derive(Debug, Clone)]
 struct Needle {
-    // Lowercase ASCII, at least 3 bytes: searched in a value (an ARN).
+    // Lowercase ASCII, at least 3 bytes, with the quotes a string value has around it where
+    // the glob pins the value's start (or both ends): `bucket-1` then no longer finds
+    // `"bucket-12"`.
     lit: crate::glob::CaseFinder,
-    // What to search for in JSON text: the literal with the quotes a string value has around
-    // it where the glob pins the value's start (or both ends), else the literal. `bucket-1`
-    // then no longer finds `"bucket-12"`.
-    in_json: crate::glob::CaseFinder,
 }
 
 impl Needle {
@@ -702,30 +700,23 @@ impl Needle {
         let l = l.to_ascii_lowercase();
         // Values compared as text include `true` and `false`, which JSON does not quote.
         let may_be_bool = |t: &str| "true".starts_with(t) || "false".starts_with(t);
-        let in_json = if glob.is_literal() && !may_be_bool(&l) {
+        let lit = if glob.is_literal() && !may_be_bool(&l) {
             format!("\"{l}\"")
         } else if glob.literal_prefix() == l && !may_be_bool(&l) {
             format!("\"{l}")
         } else {
-            l.clone()
+            l
         };
         Some(Self {
-            lit: crate::glob::CaseFinder::new(l.as_bytes()),
-            in_json: crate::glob::CaseFinder::new(in_json.as_bytes()),
+            lit: crate::glob::CaseFinder::new(lit.as_bytes()),
         })
     }
 
-    /// True when `text` is searchable and does not contain the literal.
-    fn absent_from(&self, text: &str) -> bool {
-        let t = text.as_bytes();
-        searchable(t) && !self.lit.found_in(t)
-    }
-
-    /// [`Needle::absent_from`] for a text searched by several alerts: whether it is
-    /// searchable is worked out once, in `plain`.
+    /// True when `text` is searchable and does not contain the literal; whether it is
+    /// searchable is worked out once per text, in `plain` (several alerts search it).
     fn absent_from_text(&self, text: &str, plain: &std::cell::OnceCell<bool>) -> bool {
         let t = text.as_bytes();
-        *plain.get_or_init(|| searchable(t)) && !self.in_json.found_in(t)
+        *plain.get_or_init(|| searchable(t)) && !self.lit.found_in(t)
     }
 }
 
@@ -1065,26 +1056,18 @@ impl CompiledAlert {
             .min_by_key(|v| needle_cost(&v.iter().map(|n| n.0.clone()).collect::<Vec<_>>()))
     }
 
-    /// Every filter but ignores and the threshold.
-    /// Whether no resource identifier of `ev` can match, shown without collecting them: no
-    /// literal of the `resources` globs occurs in the texts identifiers come from (the ARNs and
-    /// the two parameter objects).
-    fn resources_ruled_out(&self, ev: &Event<'_>, facts: &Facts<'_>) -> bool {
+    /// Whether no identifier inside the two parameter objects can match, shown without
+    /// collecting them: no literal of the `resources` globs occurs in their raw text.
+    fn resources_absent_from_texts(&self, ev: &Event<'_>, facts: &Facts<'_>) -> bool {
         let Some(needles) = &self.resource_needles else {
             return false;
         };
-        let in_arns = ev
-            .resource_arns()
-            .any(|t| needles.iter().any(|n| !n.absent_from(t)));
-        !in_arns
-            && [
-                (ev.request_parameters_text(), &facts.request_plain),
-                (ev.response_elements_text(), &facts.response_plain),
-            ]
-            .into_iter()
-            .all(|(t, plain)| {
-                t.is_none_or(|t| needles.iter().all(|n| n.absent_from_text(t, plain)))
-            })
+        [
+            (ev.request_parameters_text(), &facts.request_plain),
+            (ev.response_elements_text(), &facts.response_plain),
+        ]
+        .into_iter()
+        .all(|(t, plain)| t.is_none_or(|t| needles.iter().all(|n| n.absent_from_text(t, plain))))
     }
 
     /// Whether the filters that read only the event's name, service, region and outcome pass
@@ -1137,8 +1120,10 @@ impl CompiledAlert {
                 return false;
             }
         }
-        if !self.resources.is_empty() {
-            if self.resources_ruled_out(ev, facts) {
+        // `resources[].ARN` values are whole identifiers, matched as they are; the strings
+        // inside the parameter objects are collected only when the raw text may hold a match.
+        if !self.resources.is_empty() && !ev.resource_arns().any(|a| self.resources.matches(a)) {
+            if self.resources_absent_from_texts(ev, facts) {
                 return false;
             }
             let hit = match &self.resource_literals {
