@@ -1556,6 +1556,10 @@ struct Candidates {
 /// account uses a few thousand).
 const CANDIDATE_PAIRS: usize = 16_384;
 
+/// Longer keys are not remembered, so the memo's size stays bounded whatever the events hold
+/// (real names, services and regions are well under 100 bytes each).
+const MEMO_KEY_BYTES: usize = 512;
+
 impl Candidates {
     fn fill(&mut self, engine: &Engine, ev: &Event<'_>) {
         let outcome = ev.outcome();
@@ -1574,6 +1578,9 @@ impl Candidates {
             return;
         }
         engine.candidates(ev, outcome, &mut self.scratch, &mut self.list);
+        if self.key.len() > MEMO_KEY_BYTES {
+            return;
+        }
         if self.memo.len() >= CANDIDATE_PAIRS {
             self.memo.clear();
         }
@@ -1582,8 +1589,8 @@ impl Candidates {
     }
 }
 
-/// Appends one part of a memo key so that different (name, source) pairs never give the
-/// same key: absent, or the length (digits, least significant first) then the text.
+/// Appends one part of a memo key so that different (name, source, region) triples never
+/// give the same key: absent, or the length (digits, least significant first) then the text.
 fn push_key_part(key: &mut String, part: Option<&str>) {
     let Some(text) = part else {
         key.push('-');
@@ -1929,6 +1936,29 @@ mod tests {
         assert!(e.set_enabled("a", false));
         let ids: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
         assert_eq!(ids, ["s"]);
+    }
+
+    #[test]
+    fn long_names_are_evaluated_but_not_remembered() {
+        let mut e = Engine::builder()
+            .builtin(false)
+            .alerts_json(r#"{"id":"g","name":"G","risk":"low","events":["Get*"]}"#)
+            .unwrap()
+            .build()
+            .unwrap();
+        for (len, remembered) in [(10, 1), (400, 1), (MEMO_KEY_BYTES, 0), (100_000, 0)] {
+            e.cands.memo.clear();
+            let t = format!(
+                r#"{{"eventName":"Get{}","eventSource":"s3.amazonaws.com"}}"#,
+                "x".repeat(len)
+            );
+            let ev = Event::parse(&t).unwrap();
+            for _ in 0..2 {
+                let ids: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
+                assert_eq!(ids, ["g"], "name of {len} bytes");
+            }
+            assert_eq!(e.cands.memo.len(), remembered, "name of {len} bytes");
+        }
     }
 
     #[test]
