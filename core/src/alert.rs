@@ -1070,17 +1070,38 @@ impl CompiledAlert {
         .all(|(t, plain)| t.is_none_or(|t| needles.iter().all(|n| n.absent_from_text(t, plain))))
     }
 
-    /// Whether the filters that read only the event's name, service, region and outcome pass
-    /// for `ev`, a candidate the engine's index found (see `events_by_name`). The engine
-    /// checks these once per distinct (name, service, region, outcome) and remembers the
-    /// alerts that pass, so an event meets only those; [`Self::filters_match`] checks the rest.
-    pub(crate) fn key_filters_match(&self, ev: &Event<'_>, outcome: Outcome) -> bool {
+    /// Whether the filters that read only the event's name and service pass for `ev`, a
+    /// candidate the engine's index found (see `events_by_name`). The engine checks these once
+    /// per distinct (name, service), and [`Self::place_filters_match`] once per region and
+    /// outcome met with them, and remembers the alerts that pass: an event meets only those.
+    /// [`Self::filters_match`] checks the rest.
+    pub(crate) fn call_filters_match(&self, ev: &Event<'_>) -> bool {
         let events_known = self.events_by_name && ev.event_name().is_some_and(str::is_ascii);
-        self.regions.matches_opt(ev.region())
-            && self.services.matches_opt(ev.event_source())
+        self.services.matches_opt(ev.event_source())
             && (events_known || self.events.matches_opt(ev.event_name()))
-            && self.def.response.accepts(outcome)
-            && self.pattern_region_allows(ev.region())
+    }
+
+    /// Whether the filters on the region and the outcome pass; `outcome` is `None` only when
+    /// [`Self::reads_outcome`] is false.
+    pub(crate) fn place_filters_match(
+        &self,
+        region: Option<&str>,
+        outcome: Option<Outcome>,
+    ) -> bool {
+        self.regions.matches_opt(region)
+            && self.pattern_region_allows(region)
+            && (self.def.response == ResponseFilter::All
+                || outcome.is_some_and(|o| self.def.response.accepts(o)))
+    }
+
+    /// Whether [`Self::place_filters_match`] reads the region.
+    pub(crate) fn reads_region(&self) -> bool {
+        !self.regions.is_empty() || self.pattern_regions.is_some()
+    }
+
+    /// Whether [`Self::place_filters_match`] reads the outcome.
+    pub(crate) fn reads_outcome(&self) -> bool {
+        self.def.response != ResponseFilter::All
     }
 
     /// False only when the pattern pins the region (`$.awsRegion = "…"`, an exact comparison)
@@ -1092,7 +1113,8 @@ impl CompiledAlert {
             .is_none_or(|names| region.is_some_and(|r| names.iter().any(|n| n == r)))
     }
 
-    /// Whether every filter but those of [`Self::key_filters_match`] passes for `ev`.
+    /// Whether every filter but those of [`Self::call_filters_match`] and
+    /// [`Self::place_filters_match`] passes for `ev`.
     pub(crate) fn filters_match<'e>(
         &self,
         ev: &'e Event<'_>,

@@ -1241,16 +1241,10 @@ impl Engine {
             .is_some_and(|a| a.filters_match(ev, &self.aws, facts))
     }
 
-    /// The alerts whose filters on the event's name, service, region and outcome pass (see
-    /// `CompiledAlert::key_filters_match`), in alert order: those the index files under the
+    /// The alerts whose filters on the event's name and service pass (see
+    /// `CompiledAlert::call_filters_match`), in alert order: those the index files under the
     /// name, a prefix of it, or the service, and the unindexed ones.
-    fn candidates(
-        &self,
-        ev: &Event<'_>,
-        outcome: Outcome,
-        scratch: &mut String,
-        out: &mut Vec<usize>,
-    ) {
+    fn candidates(&self, ev: &Event<'_>, scratch: &mut String, out: &mut Vec<usize>) {
         out.clear();
         if let Some(name) = ev.event_name() {
             lowercase_into(scratch, name);
@@ -1274,11 +1268,7 @@ impl Engine {
         out.extend_from_slice(&self.always);
         out.sort_unstable();
         out.dedup();
-        out.retain(|&i| {
-            self.alerts
-                .get(i)
-                .is_some_and(|a| a.key_filters_match(ev, outcome))
-        });
+        out.retain(|&i| self.alerts.get(i).is_some_and(|a| a.call_filters_match(ev)));
     }
 
     /// The ignore silencing alert `i` for `ev`: (ignore id, global?).
@@ -1537,60 +1527,124 @@ impl Worker {
     }
 }
 
-/// The candidate alerts of events, remembered by (`eventName`, `eventSource`, `awsRegion`)
-/// as written and the outcome. An account's events fall in a few thousand such keys, so after
-/// the first event of a key, its candidates are one lookup instead of several lookups, a sort,
-/// a dedup and the filters on those four fields: with many alerts on one call, an event meets
-/// only those limited to its region and outcome (or not limited). Events insert here (unlike
-/// in the index maps), so the map keeps std's keyed hash, and its size is bounded.
+/// The candidate alerts of events, remembered by (`eventName`, `eventSource`) as written, and
+/// within that by region and outcome when some candidate's filters read them. An account's
+/// events fall in a few thousand such keys, so after the first event of a key, its
+/// candidates are one lookup instead of several lookups, a sort, a dedup and the filters on
+/// those four fields: with many alerts on one call, an event meets only those limited to its
+/// region and outcome (or not limited). Events insert here (unlike in the index maps), so the
+/// map keeps std's keyed hash, and its size is bounded.
 #[derive(Debug, Clone, Default)]
 struct Candidates {
-    memo: HashMap<String, Box<[usize]>>,
+    memo: HashMap<String, Call>,
     key: String,
     scratch: String,
     /// The candidates of the last event filled in, in alert order.
     list: Vec<usize>,
 }
 
-/// Keys remembered before the memo starts again (a few MB at most; a busy multi-region
-/// account uses a few thousand).
-const CANDIDATE_PAIRS: usize = 16_384;
+/// The candidates of one (name, source) pair.
+#[derive(Debug, Clone)]
+struct Call {
+    /// Before the region and outcome filters.
+    all: Box<[usize]>,
+    /// Whether some of them read the region, the outcome.
+    reads_region: bool,
+    reads_outcome: bool,
+    /// After them, per region and outcome met so far.
+    places: Vec<Place>,
+}
 
-/// Longer keys are not remembered, so the memo's size stays bounded whatever the events hold
-/// (real names, services and regions are well under 100 bytes each).
+/// The candidates of a pair for one region (when some read it) and outcome (likewise).
+#[derive(Debug, Clone)]
+struct Place {
+    region: Option<Box<str>>,
+    outcome: Option<Outcome>,
+    list: Box<[usize]>,
+}
+
+/// Pairs remembered before the memo starts again (a few hundred KB at most).
+const CANDIDATE_PAIRS: usize = 4096;
+
+/// Regions and outcomes remembered per pair before its list starts again (CloudTrail has
+/// about 35 regions and three outcomes; most calls are seen in a few).
+const PLACES_PER_PAIR: usize = 128;
+
+/// Longer keys and regions are not remembered, so the memo's size stays bounded whatever the
+/// events hold (real names, services and regions are well under 100 bytes each).
 const MEMO_KEY_BYTES: usize = 512;
 
 impl Candidates {
     fn fill(&mut self, engine: &Engine, ev: &Event<'_>) {
-        let outcome = ev.outcome();
         self.key.clear();
         push_key_part(&mut self.key, ev.event_name());
         push_key_part(&mut self.key, ev.event_source());
-        push_key_part(&mut self.key, ev.region());
-        self.key.push(match outcome {
-            Outcome::Success => 's',
-            Outcome::Failure => 'f',
-            Outcome::Unauthorized => 'u',
-        });
         self.list.clear();
-        if let Some(known) = self.memo.get(self.key.as_str()) {
-            self.list.extend_from_slice(known);
+        let call = match self.memo.get_mut(self.key.as_str()) {
+            Some(call) => call,
+            None => {
+                engine.candidates(ev, &mut self.scratch, &mut self.list);
+                let alerts = || self.list.iter().filter_map(|&i| engine.alerts.get(i));
+                let call = Call {
+                    reads_region: alerts().any(CompiledAlert::reads_region),
+                    reads_outcome: alerts().any(CompiledAlert::reads_outcome),
+                    all: self.list.as_slice().into(),
+                    places: Vec::new(),
+                };
+                if self.key.len() > MEMO_KEY_BYTES {
+                    self.list.clear();
+                    return place(engine, &call, ev, &mut self.list);
+                }
+                if self.memo.len() >= CANDIDATE_PAIRS {
+                    self.memo.clear();
+                }
+                self.list.clear();
+                self.memo.entry(self.key.clone()).or_insert(call)
+            }
+        };
+        if !call.reads_region && !call.reads_outcome {
+            self.list.extend_from_slice(&call.all);
             return;
         }
-        engine.candidates(ev, outcome, &mut self.scratch, &mut self.list);
-        if self.key.len() > MEMO_KEY_BYTES {
+        let region = ev.region().filter(|_| call.reads_region);
+        let outcome = call.reads_outcome.then(|| ev.outcome());
+        if let Some(known) = call
+            .places
+            .iter()
+            .find(|p| p.region.as_deref() == region && p.outcome == outcome)
+        {
+            self.list.extend_from_slice(&known.list);
             return;
         }
-        if self.memo.len() >= CANDIDATE_PAIRS {
-            self.memo.clear();
+        place(engine, call, ev, &mut self.list);
+        if region.is_some_and(|r| r.len() > MEMO_KEY_BYTES) {
+            return;
         }
-        self.memo
-            .insert(self.key.clone(), self.list.clone().into_boxed_slice());
+        if call.places.len() >= PLACES_PER_PAIR {
+            call.places.clear();
+        }
+        call.places.push(Place {
+            region: region.map(Box::from),
+            outcome,
+            list: self.list.as_slice().into(),
+        });
     }
 }
 
-/// Appends one part of a memo key so that different (name, source, region) triples never
-/// give the same key: absent, or the length (digits, least significant first) then the text.
+/// The candidates of `call` whose region and outcome filters pass for `ev`, into `out`.
+fn place(engine: &Engine, call: &Call, ev: &Event<'_>, out: &mut Vec<usize>) {
+    let region = ev.region();
+    let outcome = call.reads_outcome.then(|| ev.outcome());
+    out.extend(call.all.iter().copied().filter(|&i| {
+        engine
+            .alerts
+            .get(i)
+            .is_some_and(|a| a.place_filters_match(region, outcome))
+    }));
+}
+
+/// Appends one part of a memo key so that different (name, source) pairs never give the
+/// same key: absent, or the length (digits, least significant first) then the text.
 fn push_key_part(key: &mut String, part: Option<&str>) {
     let Some(text) = part else {
         key.push('-');
