@@ -708,3 +708,105 @@ proptest! {
         }
     }
 }
+
+/// One generated alert: which calls, regions, outcome and pattern it asks for.
+fn place_alert() -> impl Strategy<Value = serde_json::Value> {
+    (0usize..4, 0usize..5, 0usize..4, 0usize..3).prop_map(|(call, region, response, pattern)| {
+        let mut a = serde_json::json!({"name": "a", "risk": "low"});
+        match call {
+            0 => a["events"] = serde_json::json!(["ConsoleLogin"]),
+            1 => a["events"] = serde_json::json!(["Get*"]),
+            2 => a["services"] = serde_json::json!(["s3"]),
+            _ => {}
+        }
+        match region {
+            1 => a["regions"] = serde_json::json!(["us-east-1"]),
+            2 => a["regions"] = serde_json::json!(["us-*"]),
+            3 => a["regions"] = serde_json::json!(["EU-WEST-1", "ap-south-1"]),
+            4 => a["regions"] = serde_json::json!(["?p-*"]),
+            _ => {}
+        }
+        a["response"] = serde_json::json!(["all", "success", "failure", "unauthorized"][response]);
+        match pattern {
+            1 => a["pattern"] = serde_json::json!(r#"{ $.awsRegion = "eu-west-1" }"#),
+            2 => {
+                a["pattern"] = serde_json::json!(
+                    r#"{ ($.awsRegion = "us-east-1") || ($.awsRegion = "ap-south-1") }"#
+                )
+            }
+            _ => {}
+        }
+        a
+    })
+}
+
+/// One generated event: its call, region, error code and console-login outcome.
+fn place_event() -> impl Strategy<Value = String> {
+    (0usize..4, 0usize..6, 0usize..4, any::<bool>()).prop_map(|(call, region, error, login)| {
+        let (name, source) = [
+            ("ConsoleLogin", "signin"),
+            ("GetObject", "s3"),
+            ("GetBucketAcl", "s3"),
+            ("PutObject", "s3"),
+        ][call];
+        let region = ["", "us-east-1", "US-EAST-1", "eu-west-1", "ap-south-1", "us-west-2"][region];
+        let region = if region.is_empty() {
+            String::new()
+        } else {
+            format!(r#","awsRegion":"{region}""#)
+        };
+        let error = ["", "AccessDenied", "Throttling", "Client.UnauthorizedOperation"][error];
+        let error = if error.is_empty() {
+            String::new()
+        } else {
+            format!(r#","errorCode":"{error}""#)
+        };
+        let login = if login { "Success" } else { "Failure" };
+        format!(
+            r#"{{"eventName":"{name}","eventSource":"{source}.amazonaws.com"{region}{error},"responseElements":{{"ConsoleLogin":"{login}"}}}}"#
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The candidates an engine remembers per call, region and outcome never change what
+    /// fires: an engine fed a stream of events gives, for each event, the alerts that fire
+    /// when each alert is alone in a fresh engine.
+    #[test]
+    fn remembered_candidates_never_change_results(
+        alerts in prop::collection::vec(place_alert(), 1..7),
+        texts in prop::collection::vec(place_event(), 1..40),
+    ) {
+        let defs: Vec<serde_json::Value> = alerts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut a = a.clone();
+                a["id"] = serde_json::json!(format!("a{i}"));
+                a
+            })
+            .collect();
+        let build = |defs: &[serde_json::Value]| {
+            Engine::builder()
+                .builtin(false)
+                .alerts_json(&serde_json::Value::from(defs.to_vec()).to_string())
+                .unwrap()
+                .build()
+                .unwrap()
+        };
+        let mut together = build(&defs);
+        let alone: Vec<Engine> = defs.iter().map(|d| build(std::slice::from_ref(d))).collect();
+        for t in &texts {
+            let ev = Event::parse(t).unwrap();
+            let got: Vec<String> = together.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
+            let want: Vec<String> = alone
+                .iter()
+                .flat_map(|e| e.clone().evaluate(&ev))
+                .map(|r| r.alert_id)
+                .collect();
+            prop_assert_eq!(got, want, "{} with {}", t, serde_json::Value::from(defs.clone()));
+        }
+    }
+}
