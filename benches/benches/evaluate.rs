@@ -29,6 +29,26 @@ fn unreachable(e: impl std::fmt::Display) -> ! {
     panic!("bench setup failed: {e}")
 }
 
+/// One benchmark per alert set of `pass` (which returns the number of results). Every pass
+/// starts from a copy of the engine as built: fed the same events again, its thresholds would
+/// count each event twice and fire more than on any stream.
+fn per_set(
+    c: &mut Criterion,
+    group: &str,
+    throughput: Throughput,
+    mut pass: impl FnMut(&mut Engine) -> usize,
+) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(throughput);
+    for (label, total, wide) in SETS {
+        let built = engine(total, wide);
+        g.bench_function(label, |b| {
+            b.iter_batched_ref(|| built.clone(), &mut pass, BatchSize::PerIteration)
+        });
+    }
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let raw = events(N, 42);
     let bytes: usize = raw.iter().map(String::len).sum();
@@ -48,82 +68,54 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("evaluate");
-    g.throughput(Throughput::Elements(N as u64));
-    for (label, total, wide) in SETS {
-        let built = engine(total, wide);
-        g.bench_function(label, |b| {
-            // Every pass starts from the engine as built: fed the same events again, its
-            // thresholds would count each event twice and fire more than on any stream.
-            b.iter_batched_ref(
-                || built.clone(),
-                |eng| {
-                    let mut out = Vec::new();
-                    let mut n = 0;
-                    for ev in &parsed {
-                        // Fresh Event state per pass would re-parse; the lazily parsed subtrees are
-                        // cached after the first pass, as they would be within one evaluation.
-                        eng.evaluate_into(black_box(ev), &mut out);
-                        n += out.len();
-                        out.clear();
-                    }
-                    n
-                },
-                BatchSize::PerIteration,
-            );
-        });
-    }
-    g.finish();
+    per_set(c, "evaluate", Throughput::Elements(N as u64), |eng| {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for ev in &parsed {
+            // Fresh Event state per pass would re-parse; the lazily parsed subtrees are
+            // cached after the first pass, as they would be within one evaluation.
+            eng.evaluate_into(black_box(ev), &mut out);
+            n += out.len();
+            out.clear();
+        }
+        n
+    });
 
-    let mut g = c.benchmark_group("parse_and_evaluate");
-    g.throughput(Throughput::Bytes(bytes as u64));
-    for (label, total, wide) in SETS {
-        let built = engine(total, wide);
-        g.bench_function(label, |b| {
-            b.iter_batched_ref(
-                || built.clone(),
-                |eng| {
-                    let mut out = Vec::new();
-                    let mut n = 0;
-                    for r in &raw {
-                        if let Ok(ev) = Event::parse(black_box(r)) {
-                            eng.evaluate_into(&ev, &mut out);
-                            n += out.len();
-                            out.clear();
-                        }
-                    }
-                    n
-                },
-                BatchSize::PerIteration,
-            );
-        });
-    }
-    g.finish();
+    per_set(
+        c,
+        "parse_and_evaluate",
+        Throughput::Bytes(bytes as u64),
+        |eng| {
+            let mut out = Vec::new();
+            let mut n = 0;
+            for r in &raw {
+                if let Ok(ev) = Event::parse(black_box(r)) {
+                    eng.evaluate_into(&ev, &mut out);
+                    n += out.len();
+                    out.clear();
+                }
+            }
+            n
+        },
+    );
 
-    // The path scans and the bindings take: skip the parse when no alert can match.
-    let mut g = c.benchmark_group("prefilter_parse_evaluate");
-    g.throughput(Throughput::Bytes(bytes as u64));
-    for (label, total, wide) in SETS {
-        let built = engine(total, wide);
-        g.bench_function(label, |b| {
-            b.iter_batched_ref(
-                || built.clone(),
-                |eng| {
-                    let mut out = Vec::new();
-                    let mut n = 0;
-                    for r in &raw {
-                        if eng.evaluate_text(black_box(r), &mut out).is_ok() {
-                            n += out.len();
-                            out.clear();
-                        }
-                    }
-                    n
-                },
-                BatchSize::PerIteration,
-            );
-        });
-    }
-    g.finish();
+    // The path the bindings and `watch` take: skip the parse when no alert can match.
+    per_set(
+        c,
+        "prefilter_parse_evaluate",
+        Throughput::Bytes(bytes as u64),
+        |eng| {
+            let mut out = Vec::new();
+            let mut n = 0;
+            for r in &raw {
+                if eng.evaluate_text(black_box(r), &mut out).is_ok() {
+                    n += out.len();
+                    out.clear();
+                }
+            }
+            n
+        },
+    );
 
     // Threshold state: 1M observations spread over 10k (alert, user) groups, 20 in 60 s, with
     // room for every group, and with room for only 1,000 (the oldest groups are evicted).
