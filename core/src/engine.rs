@@ -1551,17 +1551,17 @@ struct Call {
     /// Whether some of them read the region, the outcome.
     reads_region: bool,
     reads_outcome: bool,
-    /// After them, per region and outcome met so far.
-    places: Vec<Place>,
+    /// After them, per region met so far (a map: an account may use every region), then per
+    /// outcome when some read it. Events without a region, and all events when none reads
+    /// it, are under `no_region`.
+    by_region: HashMap<Box<str>, Outcomes>,
+    no_region: Outcomes,
+    /// Lists remembered in both.
+    places: usize,
 }
 
-/// The candidates of a pair for one region (when some read it) and outcome (likewise).
-#[derive(Debug, Clone)]
-struct Place {
-    region: Option<Box<str>>,
-    outcome: Option<Outcome>,
-    list: Box<[usize]>,
-}
+/// Candidate lists by outcome (`None` when no candidate reads it).
+type Outcomes = Vec<(Option<Outcome>, Box<[usize]>)>;
 
 /// Pairs remembered before the memo starts again (a few hundred KB at most).
 const CANDIDATE_PAIRS: usize = 4096;
@@ -1589,7 +1589,9 @@ impl Candidates {
                     reads_region: alerts().any(CompiledAlert::reads_region),
                     reads_outcome: alerts().any(CompiledAlert::reads_outcome),
                     all: self.list.as_slice().into(),
-                    places: Vec::new(),
+                    by_region: HashMap::new(),
+                    no_region: Vec::new(),
+                    places: 0,
                 };
                 if self.key.len() > MEMO_KEY_BYTES {
                     self.list.clear();
@@ -1608,26 +1610,29 @@ impl Candidates {
         }
         let region = ev.region().filter(|_| call.reads_region);
         let outcome = call.reads_outcome.then(|| ev.outcome());
-        if let Some(known) = call
-            .places
-            .iter()
-            .find(|p| p.region.as_deref() == region && p.outcome == outcome)
-        {
-            self.list.extend_from_slice(&known.list);
+        let outcomes = match region {
+            Some(r) => call.by_region.get(r),
+            None => Some(&call.no_region),
+        };
+        if let Some((_, known)) = outcomes.and_then(|v| v.iter().find(|(o, _)| *o == outcome)) {
+            self.list.extend_from_slice(known);
             return;
         }
         place(engine, call, ev, &mut self.list);
         if region.is_some_and(|r| r.len() > MEMO_KEY_BYTES) {
             return;
         }
-        if call.places.len() >= PLACES_PER_PAIR {
-            call.places.clear();
+        if call.places >= PLACES_PER_PAIR {
+            call.by_region.clear();
+            call.no_region.clear();
+            call.places = 0;
         }
-        call.places.push(Place {
-            region: region.map(Box::from),
-            outcome,
-            list: self.list.as_slice().into(),
-        });
+        let known = (outcome, self.list.as_slice().into());
+        match region {
+            Some(r) => call.by_region.entry(r.into()).or_default().push(known),
+            None => call.no_region.push(known),
+        }
+        call.places += 1;
     }
 }
 
