@@ -962,7 +962,7 @@ impl CompiledAlert {
     /// pattern) names them literally; `None` when any region may match.
     pub(crate) fn region_literals(&self) -> Option<Vec<String>> {
         if self.regions.is_empty() {
-            let names = self.pattern.as_ref()?.regions()?;
+            let names = self.pattern_regions.as_ref()?;
             return Some(names.iter().map(|n| n.to_lowercase()).collect());
         }
         self.regions.literals()

@@ -1556,12 +1556,52 @@ struct Call {
     /// it, are under `no_region`.
     by_region: HashMap<Box<str>, Outcomes>,
     no_region: Outcomes,
-    /// Lists remembered in both.
-    places: usize,
 }
 
 /// Candidate lists by outcome (`None` when no candidate reads it).
 type Outcomes = Vec<(Option<Outcome>, Box<[usize]>)>;
+
+impl Call {
+    fn new(engine: &Engine, all: &[usize]) -> Self {
+        let alerts = || all.iter().filter_map(|&i| engine.alerts.get(i));
+        Self {
+            reads_region: alerts().any(CompiledAlert::reads_region),
+            reads_outcome: alerts().any(CompiledAlert::reads_outcome),
+            all: all.into(),
+            by_region: HashMap::new(),
+            no_region: Vec::new(),
+        }
+    }
+
+    /// What its lists are kept by for `ev`: the region and the outcome, each when some
+    /// candidate reads it.
+    fn place_of<'e>(&self, ev: &'e Event<'_>) -> (Option<&'e str>, Option<Outcome>) {
+        (
+            ev.region().filter(|_| self.reads_region),
+            self.reads_outcome.then(|| ev.outcome()),
+        )
+    }
+
+    /// The candidates whose region and outcome filters pass, into `out`.
+    fn place(
+        &self,
+        engine: &Engine,
+        (region, outcome): (Option<&str>, Option<Outcome>),
+        out: &mut Vec<usize>,
+    ) {
+        out.extend(self.all.iter().copied().filter(|&i| {
+            engine
+                .alerts
+                .get(i)
+                .is_some_and(|a| a.place_filters_match(region, outcome))
+        }));
+    }
+
+    /// Lists remembered.
+    fn places(&self) -> usize {
+        self.by_region.values().map(Vec::len).sum::<usize>() + self.no_region.len()
+    }
+}
 
 /// Pairs remembered before the memo starts again (a few hundred KB at most).
 const CANDIDATE_PAIRS: usize = 4096;
@@ -1584,23 +1624,14 @@ impl Candidates {
             Some(call) => call,
             None => {
                 engine.candidates(ev, &mut self.scratch, &mut self.list);
-                let alerts = || self.list.iter().filter_map(|&i| engine.alerts.get(i));
-                let call = Call {
-                    reads_region: alerts().any(CompiledAlert::reads_region),
-                    reads_outcome: alerts().any(CompiledAlert::reads_outcome),
-                    all: self.list.as_slice().into(),
-                    by_region: HashMap::new(),
-                    no_region: Vec::new(),
-                    places: 0,
-                };
+                let call = Call::new(engine, &self.list);
+                self.list.clear();
                 if self.key.len() > MEMO_KEY_BYTES {
-                    self.list.clear();
-                    return place(engine, &call, ev, &mut self.list);
+                    return call.place(engine, call.place_of(ev), &mut self.list);
                 }
                 if self.memo.len() >= CANDIDATE_PAIRS {
                     self.memo.clear();
                 }
-                self.list.clear();
                 self.memo.entry(self.key.clone()).or_insert(call)
             }
         };
@@ -1608,8 +1639,7 @@ impl Candidates {
             self.list.extend_from_slice(&call.all);
             return;
         }
-        let region = ev.region().filter(|_| call.reads_region);
-        let outcome = call.reads_outcome.then(|| ev.outcome());
+        let (region, outcome) = call.place_of(ev);
         let outcomes = match region {
             Some(r) => call.by_region.get(r),
             None => Some(&call.no_region),
@@ -1618,34 +1648,20 @@ impl Candidates {
             self.list.extend_from_slice(known);
             return;
         }
-        place(engine, call, ev, &mut self.list);
+        call.place(engine, (region, outcome), &mut self.list);
         if region.is_some_and(|r| r.len() > MEMO_KEY_BYTES) {
             return;
         }
-        if call.places >= PLACES_PER_PAIR {
+        if call.places() >= PLACES_PER_PAIR {
             call.by_region.clear();
             call.no_region.clear();
-            call.places = 0;
         }
         let known = (outcome, self.list.as_slice().into());
         match region {
             Some(r) => call.by_region.entry(r.into()).or_default().push(known),
             None => call.no_region.push(known),
         }
-        call.places += 1;
     }
-}
-
-/// The candidates of `call` whose region and outcome filters pass for `ev`, into `out`.
-fn place(engine: &Engine, call: &Call, ev: &Event<'_>, out: &mut Vec<usize>) {
-    let region = ev.region();
-    let outcome = call.reads_outcome.then(|| ev.outcome());
-    out.extend(call.all.iter().copied().filter(|&i| {
-        engine
-            .alerts
-            .get(i)
-            .is_some_and(|a| a.place_filters_match(region, outcome))
-    }));
 }
 
 /// Appends one part of a memo key so that different (name, source) pairs never give the
