@@ -720,6 +720,31 @@ impl Needle {
     }
 }
 
+/// Which of [`CompiledAlert::filters_match`]'s filters an alert has, one bit each. The engine
+/// keeps them in one dense list: a candidate with none passes without its (large) alert being
+/// read, and one with some reads only the fields those filters use. With hundreds of alerts,
+/// touching every candidate's emptiness checks cost more cache misses than the checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Checks(u8);
+
+impl Checks {
+    const USERS: u8 = 1;
+    const IPS: u8 = 2;
+    const RESOURCES: u8 = 4;
+    const REQUEST: u8 = 8;
+    const RESPONSE: u8 = 16;
+    const PATTERN: u8 = 32;
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// True when the alert has none of these filters.
+    pub(crate) fn none(self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// A compiled alert.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledAlert {
@@ -1113,22 +1138,38 @@ impl CompiledAlert {
             .is_none_or(|names| region.is_some_and(|r| names.iter().any(|n| n == r)))
     }
 
+    /// Which of the filters [`Self::filters_match`] checks this alert has.
+    pub(crate) fn checks(&self) -> Checks {
+        let bit = |on: bool, b: u8| if on { b } else { 0 };
+        Checks(
+            bit(!self.users.is_empty(), Checks::USERS)
+                | bit(self.def.source_ips.is_some(), Checks::IPS)
+                | bit(!self.resources.is_empty(), Checks::RESOURCES)
+                | bit(!self.request.is_empty(), Checks::REQUEST)
+                | bit(!self.response.is_empty(), Checks::RESPONSE)
+                | bit(self.pattern.is_some(), Checks::PATTERN),
+        )
+    }
+
     /// Whether every filter but those of [`Self::call_filters_match`] and
-    /// [`Self::place_filters_match`] passes for `ev`.
+    /// [`Self::place_filters_match`] passes for `ev`; `checks` is [`Self::checks`].
     pub(crate) fn filters_match<'e>(
         &self,
+        checks: Checks,
         ev: &'e Event<'_>,
         aws: &crate::engine::AwsRanges,
         facts: &Facts<'e>,
     ) -> bool {
-        let d = &self.def;
-        if !self.users.is_empty() {
+        debug_assert_eq!(checks, self.checks());
+        if checks.has(Checks::USERS) {
             let names = facts.names.get_or_init(|| ev.user_name_set());
             if !self.users.matches_any(names.as_slice(), names.all_ascii()) {
                 return false;
             }
         }
-        if let Some(ips) = &d.source_ips {
+        if checks.has(Checks::IPS)
+            && let Some(ips) = &self.def.source_ips
+        {
             let addr = ev.source_ip_addr();
             if !self.include.is_empty()
                 && !addr.is_some_and(|a| self.include.iter().any(|n| n.contains(&a)))
@@ -1144,7 +1185,7 @@ impl CompiledAlert {
         }
         // `resources[].ARN` values are whole identifiers, matched as they are; the strings
         // inside the parameter objects are collected only when the raw text may hold a match.
-        if !self.resources.is_empty() && !ev.resource_arns().any(|a| self.resources.matches(a)) {
+        if checks.has(Checks::RESOURCES) && !ev.resource_arns().any(|a| self.resources.matches(a)) {
             if self.resources_absent_from_texts(ev, facts) {
                 return false;
             }
@@ -1159,7 +1200,7 @@ impl CompiledAlert {
                 return false;
             }
         }
-        if !self.request.is_empty() {
+        if checks.has(Checks::REQUEST) {
             let text = ev.request_parameters_text();
             if self
                 .request
@@ -1173,7 +1214,7 @@ impl CompiledAlert {
                 return false;
             }
         }
-        if !self.response.is_empty() {
+        if checks.has(Checks::RESPONSE) {
             let text = ev.response_elements_text();
             if self
                 .response
@@ -1187,6 +1228,6 @@ impl CompiledAlert {
                 return false;
             }
         }
-        self.pattern.as_ref().is_none_or(|p| p.matches(ev))
+        !checks.has(Checks::PATTERN) || self.pattern.as_ref().is_none_or(|p| p.matches(ev))
     }
 }

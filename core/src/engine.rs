@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ipnet::IpNet;
 use serde_json::value::RawValue;
 
-use crate::alert::{AlertDef, CompiledAlert, Facts, GroupKey, Ignore, IgnoreDef};
+use crate::alert::{AlertDef, Checks, CompiledAlert, Facts, GroupKey, Ignore, IgnoreDef};
 use crate::error::AlertError;
 use crate::event::{Event, FieldRef, Outcome};
 use crate::result::{AlertResult, stable_id};
@@ -283,6 +283,7 @@ impl EngineBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         let mut engine = Engine {
             alerts,
+            checks: Vec::new(),
             by_name: IndexMap::default(),
             by_prefix: Vec::new(),
             by_source: IndexMap::default(),
@@ -323,6 +324,8 @@ pub struct Match {
 #[derive(Debug, Clone)]
 pub struct Engine {
     alerts: Vec<CompiledAlert>,
+    // `CompiledAlert::checks` of each alert, dense: see `Checks`.
+    checks: Vec<Checks>,
     by_name: IndexMap,
     // Event-name prefixes of wildcard globs, grouped by prefix length (few distinct lengths).
     by_prefix: Vec<(usize, IndexMap)>,
@@ -680,6 +683,7 @@ impl Engine {
     /// prefix) it can match, else under the services it can match, else on the "always" list.
     fn reindex(&mut self) {
         self.cands = Candidates::default();
+        self.checks = self.alerts.iter().map(CompiledAlert::checks).collect();
         self.by_name.clear();
         self.by_prefix.clear();
         self.by_source.clear();
@@ -1228,17 +1232,19 @@ impl Engine {
     fn matches_with(&self, ev: &Event<'_>, cands: &mut Candidates, out: &mut Vec<Match>) {
         cands.fill(self, ev);
         let facts = Facts::default();
-        for &i in &cands.list {
-            if self.passes(i, ev, &facts) {
-                out.push(Match { alert: i });
-            }
-        }
+        cands.keep_passing(|i| self.passes(i, ev, &facts));
+        out.extend(cands.list.iter().map(|&i| Match { alert: i }));
     }
 
     fn passes<'e>(&self, i: usize, ev: &'e Event<'_>, facts: &Facts<'e>) -> bool {
-        self.alerts
-            .get(i)
-            .is_some_and(|a| a.filters_match(ev, &self.aws, facts))
+        let Some(&checks) = self.checks.get(i) else {
+            return false;
+        };
+        checks.none()
+            || self
+                .alerts
+                .get(i)
+                .is_some_and(|a| a.filters_match(checks, ev, &self.aws, facts))
     }
 
     /// The alerts whose filters on the event's name and service pass (see
@@ -1269,6 +1275,9 @@ impl Engine {
         out.sort_unstable();
         out.dedup();
         out.retain(|&i| self.alerts.get(i).is_some_and(|a| a.call_filters_match(ev)));
+        // Alerts with the same filters side by side: the per-event checks then take the same
+        // branches candidate after candidate. Callers put the passing ones back in alert order.
+        out.sort_by_key(|&i| self.checks.get(i).copied().unwrap_or_default());
     }
 
     /// The ignore silencing alert `i` for `ev`: (ignore id, global?).
@@ -1340,10 +1349,9 @@ impl Engine {
         let mut cands = std::mem::take(&mut self.cands);
         cands.fill(self, ev);
         let facts = Facts::default();
+        cands.keep_passing(|i| self.passes(i, ev, &facts));
         for &i in &cands.list {
-            if self.passes(i, ev, &facts) {
-                self.apply(i, ev, out);
-            }
+            self.apply(i, ev, out);
         }
         self.cands = cands;
     }
@@ -1539,7 +1547,7 @@ struct Candidates {
     memo: HashMap<String, Call>,
     key: String,
     scratch: String,
-    /// The candidates of the last event filled in, in alert order.
+    /// The candidates of the last event filled in, grouped by their `Checks`.
     list: Vec<usize>,
 }
 
@@ -1615,6 +1623,12 @@ const PLACES_PER_PAIR: usize = 128;
 const MEMO_KEY_BYTES: usize = 512;
 
 impl Candidates {
+    /// Keeps the candidates that `passes`, in alert order.
+    fn keep_passing(&mut self, passes: impl Fn(usize) -> bool) {
+        self.list.retain(|&i| passes(i));
+        self.list.sort_unstable();
+    }
+
     fn fill(&mut self, engine: &Engine, ev: &Event<'_>) {
         self.key.clear();
         push_key_part(&mut self.key, ev.event_name());
@@ -2033,6 +2047,39 @@ mod tests {
                 assert_eq!(ids, ["g"], "name of {len} bytes");
             }
             assert_eq!(e.cands.memo.len(), remembered, "name of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn results_come_in_alert_order_whatever_filters_they_check() {
+        // Candidates are checked grouped by the filters they have; results and matches must
+        // still follow the order the alerts were defined in.
+        let e = Engine::builder()
+            .builtin(false)
+            .alerts_json(
+                r#"[
+                {"id":"a","name":"A","risk":"low","events":["StopLogging"],"users":["mallory"]},
+                {"id":"b","name":"B","risk":"low","events":["StopLogging"]},
+                {"id":"c","name":"C","risk":"low","pattern":"{ $.eventName = StopLogging }"},
+                {"id":"d","name":"D","risk":"low","events":["StopLogging"],"users":["mall*"]},
+                {"id":"e","name":"E","risk":"low","services":["cloudtrail"]},
+                {"id":"f","name":"F","risk":"low","events":["StopLogging"],"request_parameters":[{"path":"name","value":"trail"}]}
+            ]"#,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let ev = Event::parse(r#"{"eventID":"e1","eventTime":"2024-01-01T00:00:00Z","eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","awsRegion":"us-east-1","requestParameters":{"name":"trail"},"userIdentity":{"type":"IAMUser","userName":"mallory"}}"#).unwrap();
+        let mut m = Vec::new();
+        e.matches(&ev, &mut m);
+        assert_eq!(
+            m.iter().map(|m| m.alert).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5]
+        );
+        let mut e = e;
+        for _ in 0..2 {
+            let ids: Vec<String> = e.evaluate(&ev).into_iter().map(|r| r.alert_id).collect();
+            assert_eq!(ids, ["a", "b", "c", "d", "e", "f"]);
         }
     }
 

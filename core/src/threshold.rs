@@ -116,40 +116,23 @@ impl ThresholdTracker {
         key.push_str(alert_id);
         key.push('\0');
         key.push_str(group);
-        if !self.groups.contains_key(key.as_str()) {
-            if self.groups.len() >= self.max_groups {
-                self.make_room();
-            }
-            self.groups.insert(key.clone(), Group::default());
+        // One lookup for a group already tracked (most observations), two for a new one.
+        if let Some(g) = self.groups.get_mut(key.as_str()) {
+            let fired = count_in(g, t_ms, count, window_ms);
+            self.scratch = key;
+            return fired;
         }
-        let found = self.groups.get_mut(key.as_str());
+        if self.groups.len() >= self.max_groups {
+            self.make_room();
+        }
+        let fired = count_in(
+            self.groups.entry(key.clone()).or_default(),
+            t_ms,
+            count,
+            window_ms,
+        );
         self.scratch = key;
-        let g = found?;
-        g.window_ms = window_ms;
-        let at = g.times.partition_point(|&x| x <= t_ms);
-        g.times.insert(at, t_ms);
-        g.latest = g.latest.max(t_ms);
-        let keep_from = g.latest.saturating_sub(window_ms.saturating_mul(2));
-        let drop = g.times.partition_point(|&x| x < keep_from);
-        g.times.drain(..drop);
-        let lo = g
-            .times
-            .partition_point(|&x| x < t_ms.saturating_sub(window_ms));
-        let hi = g
-            .times
-            .partition_point(|&x| x <= t_ms.saturating_add(window_ms));
-        let n = hi.saturating_sub(lo);
-        if n >= count as usize {
-            let first_ms = g.times.get(lo).copied().unwrap_or(t_ms);
-            let last_ms = g.times.get(hi.saturating_sub(1)).copied().unwrap_or(t_ms);
-            g.times.clear();
-            return Some(Fired {
-                count: u32::try_from(n).unwrap_or(u32::MAX),
-                first_ms,
-                last_ms,
-            });
-        }
-        None
+        fired
     }
 
     fn make_room(&mut self) {
@@ -215,6 +198,36 @@ impl ThresholdTracker {
             );
         }
     }
+}
+
+/// Counts one event at `t_ms` in a group; `Some` when the threshold fires (the group then
+/// starts again from zero).
+fn count_in(g: &mut Group, t_ms: i64, count: u32, window_ms: i64) -> Option<Fired> {
+    g.window_ms = window_ms;
+    let at = g.times.partition_point(|&x| x <= t_ms);
+    g.times.insert(at, t_ms);
+    g.latest = g.latest.max(t_ms);
+    let keep_from = g.latest.saturating_sub(window_ms.saturating_mul(2));
+    let drop = g.times.partition_point(|&x| x < keep_from);
+    g.times.drain(..drop);
+    let lo = g
+        .times
+        .partition_point(|&x| x < t_ms.saturating_sub(window_ms));
+    let hi = g
+        .times
+        .partition_point(|&x| x <= t_ms.saturating_add(window_ms));
+    let n = hi.saturating_sub(lo);
+    if n >= count as usize {
+        let first_ms = g.times.get(lo).copied().unwrap_or(t_ms);
+        let last_ms = g.times.get(hi.saturating_sub(1)).copied().unwrap_or(t_ms);
+        g.times.clear();
+        return Some(Fired {
+            count: u32::try_from(n).unwrap_or(u32::MAX),
+            first_ms,
+            last_ms,
+        });
+    }
+    None
 }
 
 /// (alert id, group) of a map key.
