@@ -1541,10 +1541,11 @@ impl Worker {
 /// candidates are one lookup instead of several lookups, a sort, a dedup and the filters on
 /// those four fields: with many alerts on one call, an event meets only those limited to its
 /// region and outcome (or not limited). Events insert here (unlike in the index maps), so the
-/// map keeps std's keyed hash, and its size is bounded.
+/// map keeps a hash keyed per process (foldhash's, a few times cheaper than std's SipHash
+/// for these short keys), and its size is bounded.
 #[derive(Debug, Clone, Default)]
 struct Candidates {
-    memo: HashMap<String, Call>,
+    memo: HashMap<String, Call, foldhash::fast::RandomState>,
     key: String,
     scratch: String,
     /// The candidates of the last event filled in, grouped by their `Checks`.
@@ -1562,7 +1563,7 @@ struct Call {
     /// After them, per region met so far (a map: an account may use every region), then per
     /// outcome when some read it. Events without a region, and all events when none reads
     /// it, are under `no_region`.
-    by_region: HashMap<Box<str>, Outcomes>,
+    by_region: HashMap<Box<str>, Outcomes, foldhash::fast::RandomState>,
     no_region: Outcomes,
 }
 
@@ -1576,7 +1577,7 @@ impl Call {
             reads_region: alerts().any(CompiledAlert::reads_region),
             reads_outcome: alerts().any(CompiledAlert::reads_outcome),
             all: all.into(),
-            by_region: HashMap::new(),
+            by_region: HashMap::default(),
             no_region: Vec::new(),
         }
     }

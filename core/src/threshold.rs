@@ -53,7 +53,7 @@ pub struct Fired {
 pub struct ThresholdTracker {
     // Keyed by "alert id NUL group" (alert ids never contain NUL), so a lookup of an existing
     // group reuses `scratch` instead of allocating a key per observation.
-    groups: HashMap<String, Group>,
+    groups: HashMap<String, Group, foldhash::fast::RandomState>,
     scratch: String,
     max_groups: usize,
     newest: i64,
@@ -70,7 +70,7 @@ impl ThresholdTracker {
     /// A tracker holding at most `max_groups` groups (at least 1).
     pub fn new(max_groups: usize) -> Self {
         Self {
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             scratch: String::new(),
             max_groups: max_groups.max(1),
             newest: i64::MIN,

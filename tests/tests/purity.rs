@@ -13,6 +13,7 @@ const ALLOWED: &[&str] = &[
     "serde_path_to_error",
     "aho-corasick",
     "memchr",
+    "foldhash",
 ];
 
 #[test]
