@@ -274,10 +274,17 @@ impl CaseFinder {
             return true;
         };
         let (lo, up) = (b.to_ascii_lowercase(), b.to_ascii_uppercase());
+        // The literal's two ends are compared first: most candidates fail there (`bucketName`
+        // for `"bucket-12"`), and the whole comparison is many times dearer.
+        let ends = |w: &[u8]| {
+            w.first().map(u8::to_ascii_lowercase) == self.lit.first().map(u8::to_ascii_lowercase)
+                && w.last().map(u8::to_ascii_lowercase)
+                    == self.lit.last().map(u8::to_ascii_lowercase)
+        };
         let here = |i: usize| {
             i.checked_sub(self.at)
                 .and_then(|s| hay.get(s..s + self.lit.len()))
-                .is_some_and(|w| w.eq_ignore_ascii_case(&self.lit))
+                .is_some_and(|w| ends(w) && w.eq_ignore_ascii_case(&self.lit))
         };
         if lo == up {
             memchr::memchr_iter(lo, hay).any(here)
