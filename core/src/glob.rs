@@ -182,12 +182,14 @@ impl Glob {
                 head,
                 tail,
             } => {
+                // The tail first: values often share a head (`arn:aws:iam::`) and differ at
+                // the end (`:role/Admin`), where most comparisons then stop at the first byte.
                 let edges = v.len() >= head + tail
-                    && matches!((pattern.get(..*head), v.get(..*head)), (Some(p), Some(x)) if x.eq_ignore_ascii_case(p))
                     && matches!(
                         (pattern.get(pattern.len() - tail..), v.get(v.len() - tail..)),
                         (Some(p), Some(x)) if x.eq_ignore_ascii_case(p)
-                    );
+                    )
+                    && matches!((pattern.get(..*head), v.get(..*head)), (Some(p), Some(x)) if x.eq_ignore_ascii_case(p));
                 edges && wild_match(pattern, v)
             }
             Fast::Complex => self.matcher().is_match(value),
