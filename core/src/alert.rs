@@ -772,6 +772,8 @@ pub(crate) struct CompiledAlert {
     pattern_regions: Option<Vec<String>>,
     pub(crate) ignores: Vec<Ignore>,
     pub(crate) group_by: Vec<GroupKey>,
+    // `stable_id`'s state after this alert's id: its results' ids hash only the event id.
+    pub(crate) id_hash: crate::result::IdHash,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -974,6 +976,7 @@ impl CompiledAlert {
             pattern,
             ignores,
             group_by,
+            id_hash: crate::result::IdHash::default().push(&def.id),
             def,
         })
     }

@@ -1829,7 +1829,7 @@ fn result_from_raw(a: &CompiledAlert, raw: &Arc<RawValue>) -> AlertResult {
         Err(_) => {
             let event_id = stable_id(&[raw.get()]);
             AlertResult {
-                id: stable_id(&[&a.def.id, &event_id]),
+                id: a.id_hash.push(&event_id).finish(),
                 alert_id: a.def.id.clone(),
                 alert_name: a.def.name.clone(),
                 risk: a.def.risk,
@@ -1853,7 +1853,7 @@ fn result_from_raw(a: &CompiledAlert, raw: &Arc<RawValue>) -> AlertResult {
 
 fn make_result(a: &CompiledAlert, ev: &Event<'_>) -> AlertResult {
     let event_id = event_id_of(ev);
-    let id = stable_id(&[&a.def.id, &event_id]);
+    let id = a.id_hash.push(&event_id).finish();
     AlertResult {
         id,
         alert_id: a.def.id.clone(),

@@ -85,25 +85,48 @@ impl AlertResult {
 
 /// FNV-1a, twice with different offsets, for a 128-bit stable identifier.
 pub(crate) fn stable_id(parts: &[&str]) -> String {
-    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut b: u64 = 0x6c62_272e_07bb_0142;
-    for p in parts {
-        for &byte in p.as_bytes().iter().chain(std::iter::once(&0u8)) {
+    parts
+        .iter()
+        .fold(IdHash::default(), |h, p| h.push(p))
+        .finish()
+}
+
+/// The state of [`stable_id`] after some parts: an alert keeps it after its own id, so a
+/// result hashes only the event id (the hash is byte-serial, a multiply per byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdHash(u64, u64);
+
+impl Default for IdHash {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325, 0x6c62_272e_07bb_0142)
+    }
+}
+
+impl IdHash {
+    /// The state after one more part.
+    pub(crate) fn push(self, part: &str) -> Self {
+        let Self(mut a, mut b) = self;
+        for &byte in part.as_bytes().iter().chain(std::iter::once(&0u8)) {
             a = (a ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
             b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3 ^ 0x2_0000);
         }
+        Self(a, b)
     }
-    // Written digit by digit: `format!` costs more than the hashing for short inputs, and
-    // every result computes one.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for v in [a, b] {
-        for shift in (0..16).rev() {
-            let nibble = ((v >> (shift * 4)) & 0xf) as usize;
-            out.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
+
+    /// The identifier.
+    pub(crate) fn finish(self) -> String {
+        // Written digit by digit: `format!` costs more than the hashing for short inputs, and
+        // every result computes one.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(32);
+        for v in [self.0, self.1] {
+            for shift in (0..16).rev() {
+                let nibble = ((v >> (shift * 4)) & 0xf) as usize;
+                out.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
+            }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]
