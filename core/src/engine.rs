@@ -1,5 +1,6 @@
 //! The engine: compiled alerts, an index over them, ignores and threshold state.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -1781,26 +1782,37 @@ pub struct RecordCounts {
 }
 
 fn group_key(keys: &[GroupKey], ev: &Event<'_>) -> String {
+    // One key (the usual case) is its value as it is: `display_user` has often built it
+    // already, so it is not copied again.
+    if let [k] = keys {
+        return group_value(k, ev).into_owned();
+    }
     let mut s = String::new();
     for (n, k) in keys.iter().enumerate() {
         if n > 0 {
             s.push('\u{1f}');
         }
-        match k {
-            GroupKey::User => s.push_str(&ev.display_user()),
-            GroupKey::Region => s.push_str(ev.region().unwrap_or("")),
-            GroupKey::SourceIp => s.push_str(ev.source_ip().unwrap_or("")),
-            GroupKey::Account => s.push_str(ev.account_id().unwrap_or("")),
-            GroupKey::Event => s.push_str(ev.event_name().unwrap_or("")),
-            GroupKey::Service => s.push_str(ev.event_source().unwrap_or("")),
-            GroupKey::Path(p) => match ev.lookup(p) {
-                FieldRef::Missing => {}
-                FieldRef::Str(v) => s.push_str(v),
-                FieldRef::Value(v) => s.push_str(&v.to_string()),
-            },
-        }
+        s.push_str(&group_value(k, ev));
     }
     s
+}
+
+/// One `group_by` key's value for `ev` (empty when the event has none).
+fn group_value<'e>(k: &GroupKey, ev: &'e Event<'_>) -> Cow<'e, str> {
+    let text = |v: Option<&'e str>| Cow::Borrowed(v.unwrap_or(""));
+    match k {
+        GroupKey::User => ev.display_user(),
+        GroupKey::Region => text(ev.region()),
+        GroupKey::SourceIp => text(ev.source_ip()),
+        GroupKey::Account => text(ev.account_id()),
+        GroupKey::Event => text(ev.event_name()),
+        GroupKey::Service => text(ev.event_source()),
+        GroupKey::Path(p) => match ev.lookup(p) {
+            FieldRef::Missing => Cow::Borrowed(""),
+            FieldRef::Str(v) => Cow::Borrowed(v),
+            FieldRef::Value(v) => Cow::Owned(v.to_string()),
+        },
+    }
 }
 
 /// `s` lowercased (Unicode, as the index keys are) into `out`, without allocating for ASCII.
