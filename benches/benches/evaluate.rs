@@ -1,4 +1,4 @@
-//! Evaluation throughput over a realistic event mix, with 25 and 500 alerts.
+//! Evaluation throughput over a realistic event mix, with 25, 200 and 500 alerts.
 //! Method and results: benches/README.md.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -12,10 +12,12 @@ const N: usize = 20_000;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The alert sets: 25 alerts, 500 alerts whose custom alerts all watch the generated events'
-/// calls (the index's worst case), and 500 whose custom alerts spread over real API calls.
-const SETS: [(&str, usize, bool); 3] = [
+/// The alert sets: 25 alerts, 200 and 500 alerts whose custom alerts all watch the generated
+/// events' calls (the index's worst case), and 500 whose custom alerts spread over real API
+/// calls.
+const SETS: [(&str, usize, bool); 4] = [
     ("25_alerts", 25, false),
+    ("200_alerts", 200, false),
     ("500_alerts", 500, false),
     ("500_alerts_wide", 500, true),
 ];

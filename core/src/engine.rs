@@ -1389,14 +1389,14 @@ impl Engine {
             .saturating_mul(1000);
         // No result yet: most counted events never reach the count, and a result is a dozen
         // owned strings. The shared raw text is enough to build it when the threshold fires.
-        Pending::Count(Box::new(Counted {
+        Pending::Count(Counted {
             alert: i,
             group: group_key(&a.group_by, ev),
             time,
             count: t.count,
             window_ms,
             raw: matches!(keep, Keep::Raw).then(|| ev.shared_raw()),
-        }))
+        })
     }
 
     /// Applies a prepared outcome: statistics, silenced records and threshold state, in the
@@ -1460,7 +1460,7 @@ enum Pending {
     /// A result.
     Fire(Box<AlertResult>),
     /// An event a threshold alert counts; a result when its group reaches the count.
-    Count(Box<Counted>),
+    Count(Counted),
 }
 
 /// One thread's use of an engine while it prepares events without changing it: reusable
