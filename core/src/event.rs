@@ -320,37 +320,37 @@ impl<'de> serde::de::Visitor<'de> for Strings<'_, 'de> {
     }
 }
 
-/// Serializes as serde_json's `RawValue` does: its serializer then writes the text verbatim.
-struct Verbatim<'t>(&'t str);
+/// serde_json's `RawValue` marker (serde_json/src/raw.rs, `TOKEN`).
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
-impl serde::Serialize for Verbatim<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        // serde_json's `RawValue` marker (serde_json/src/raw.rs, `TOKEN`).
-        const TOKEN: &str = "$serde_json::private::RawValue";
-        let mut st = s.serialize_struct(TOKEN, 1)?;
-        st.serialize_field(TOKEN, self.0)?;
-        st.end()
-    }
+/// `text` as a borrowed `RawValue`, without checking it: `RawValue` deserializes from a map
+/// whose one key is serde_json's marker and whose value is the raw text, which is what
+/// serde_json's own deserializer hands it. `None` if that ever stops being the case.
+fn marked_raw_value(text: &str) -> Option<&RawValue> {
+    use serde::de::value::{BorrowedStrDeserializer, MapDeserializer};
+    let entry = (
+        RAW_VALUE_TOKEN,
+        BorrowedStrDeserializer::<serde_json::Error>::new(text),
+    );
+    let marked = MapDeserializer::<_, serde_json::Error>::new(std::iter::once(entry));
+    let raw = <&RawValue as serde::Deserialize>::deserialize(marked).ok()?;
+    // The text itself, not a copy or a rendering of it.
+    std::ptr::eq(raw.get(), text).then_some(raw)
 }
 
 /// A `RawValue` of text serde_json has already accepted as one JSON value (an event that
 /// parsed), without checking it all again: re-checking cost ~10 % of a scan with few alerts,
 /// where most parsed events fire.
 ///
-/// serde_json has no unchecked constructor, but `to_raw_value` wraps its own serializer's
-/// output unchecked, and its serializer writes a `RawValue` verbatim; `Verbatim` serializes
-/// the way `RawValue` does. That relies on serde_json's private marker name, so the result is
-/// checked against the text, and anything else (a future serde_json) takes the checked path.
-/// The check is the length and the two ends, not every byte: any other rendering of the text
-/// (a quoted string of it, say) differs there, and comparing kilobytes per result showed in
-/// profiles. A test asserts the unchecked path is the one taken.
+/// serde_json has no unchecked constructor, but its `RawValue` deserializes from serde_json's
+/// private marker without checking (see [`marked_raw_value`]); that gives one exact copy of
+/// the text. Should a future serde_json change the marker, the checked path is taken. A test
+/// asserts the unchecked path is the one taken.
 fn accepted_raw_value(text: &str) -> Box<RawValue> {
     let text = text.trim_matches([' ', '\t', '\n', '\r']);
-    let ends = |t: &str| (t.len(), t.bytes().next(), t.bytes().next_back());
-    match serde_json::value::to_raw_value(&Verbatim(text)) {
-        Ok(v) if ends(v.get()) == ends(text) => v,
-        _ => RawValue::from_string(text.to_owned()).unwrap_or_default(),
+    match marked_raw_value(text) {
+        Some(v) => v.to_owned(),
+        None => RawValue::from_string(text.to_owned()).unwrap_or_default(),
     }
 }
 
@@ -1036,14 +1036,9 @@ mod tests {
     #[test]
     fn accepted_text_becomes_a_raw_value_unchecked() {
         let text = r#"{"eventName":"A","x":[1,{"y":"\u00e9"}]}"#;
-        // The verbatim path is taken (it would come back wrapped if serde_json's marker
-        // changed, and this would fail), and gives the text itself.
-        assert_eq!(
-            serde_json::value::to_raw_value(&Verbatim(text))
-                .unwrap()
-                .get(),
-            text
-        );
+        // The unchecked path is taken (it would fail if serde_json's marker changed, and
+        // this would fail too), and gives the text itself.
+        assert!(std::ptr::eq(marked_raw_value(text).unwrap().get(), text));
         assert_eq!(accepted_raw_value(text).get(), text);
         assert_eq!(accepted_raw_value(&format!(" \n{text}\t")).get(), text);
         let ev = Event::parse(text).unwrap();
