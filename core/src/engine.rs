@@ -1249,8 +1249,9 @@ impl Engine {
     }
 
     /// The alerts whose filters on the event's name and service pass (see
-    /// `CompiledAlert::call_filters_match`), in alert order: those the index files under the
-    /// name, a prefix of it, or the service, and the unindexed ones.
+    /// `CompiledAlert::call_filters_match`), grouped by their `Checks` and in alert order
+    /// within a group: those the index files under the name, a prefix of it, or the service,
+    /// and the unindexed ones.
     fn candidates(&self, ev: &Event<'_>, scratch: &mut String, out: &mut Vec<usize>) {
         out.clear();
         if let Some(name) = ev.event_name() {

@@ -157,7 +157,7 @@ impl ThresholdTracker {
     /// Forgets one alert's state (e.g. when its definition changes).
     pub fn reset_alert(&mut self, alert_id: &str) {
         self.groups
-            .retain(|k, _| k.alert_id() != alert_id.as_bytes());
+            .retain(|k, _| k.split().0 != alert_id.as_bytes());
     }
 
     /// The state to persist, sorted for stable output.
@@ -168,11 +168,10 @@ impl ThresholdTracker {
             .filter(|(_, g)| !g.times.is_empty())
             .map(|(key, g)| {
                 // Keys are made from `&str`s, so the lossy path never replaces anything.
-                let text = String::from_utf8_lossy(key.bytes());
-                let (a, k) = split_key(&text);
+                let (a, k) = key.split();
                 ThresholdEntry {
-                    alert_id: a.to_owned(),
-                    group: k.to_owned(),
+                    alert_id: String::from_utf8_lossy(a).into_owned(),
+                    group: String::from_utf8_lossy(k).into_owned(),
                     times: g.times.clone(),
                     window_ms: g.window_ms,
                 }
@@ -263,10 +262,16 @@ impl Key {
         }
     }
 
-    /// The alert id part.
-    fn alert_id(&self) -> &[u8] {
+    /// (alert id, group): the bytes before and after the first NUL.
+    fn split(&self) -> (&[u8], &[u8]) {
         let b = self.bytes();
-        b.split(|&c| c == 0).next().unwrap_or(b)
+        match b.iter().position(|&c| c == 0) {
+            Some(at) => (
+                b.get(..at).unwrap_or_default(),
+                b.get(at + 1..).unwrap_or_default(),
+            ),
+            None => (b, &[]),
+        }
     }
 }
 
@@ -289,11 +294,6 @@ impl std::hash::Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.bytes().hash(h);
     }
-}
-
-/// (alert id, group) of a map key.
-fn split_key(key: &str) -> (&str, &str) {
-    key.split_once('\0').unwrap_or((key, ""))
 }
 
 #[cfg(test)]
