@@ -551,10 +551,13 @@ impl Ignore {
         one(&self.region, ev.region())
             && one(&self.service, ev.event_source())
             && one(&self.event, ev.event_name())
-            && self
-                .user
-                .as_ref()
-                .is_none_or(|g| ev.user_names_iter().any(|u| g.is_match(u)))
+            && self.user.as_ref().is_none_or(|g| {
+                let names = ev.user_name_set();
+                names
+                    .as_slice()
+                    .iter()
+                    .any(|u| g.is_match_known(u, names.all_ascii()))
+            })
             && one(
                 &self.identity_type,
                 ev.identity().and_then(|i| i.kind.as_deref()),

@@ -25,6 +25,9 @@ enum Fast {
         pattern: Vec<u8>,
         head: usize,
         tail: usize,
+        // Nothing but `*` between them (`arn:aws:iam::*:role/Admin`, the usual shape): the
+        // edges then decide alone.
+        one_gap: bool,
     },
     Complex,
 }
@@ -164,7 +167,7 @@ impl Glob {
 
     /// [`Glob::is_match`] when the caller already knows whether `value` is ASCII (a list checks
     /// it once for all its globs).
-    fn is_match_known(&self, value: &str, ascii: bool) -> bool {
+    pub(crate) fn is_match_known(&self, value: &str, ascii: bool) -> bool {
         if !ascii {
             return self.matcher().is_match(value.to_lowercase());
         }
@@ -181,6 +184,7 @@ impl Glob {
                 pattern,
                 head,
                 tail,
+                one_gap,
             } => {
                 // The tail first: values often share a head (`arn:aws:iam::`) and differ at
                 // the end (`:role/Admin`), where most comparisons then stop at the first byte.
@@ -190,7 +194,7 @@ impl Glob {
                         (Some(p), Some(x)) if x.eq_ignore_ascii_case(p)
                     )
                     && matches!((pattern.get(..*head), v.get(..*head)), (Some(p), Some(x)) if x.eq_ignore_ascii_case(p));
-                edges && wild_match(pattern, v)
+                edges && (*one_gap || wild_match(pattern, v))
             }
             Fast::Complex => self.matcher().is_match(value),
         }
@@ -361,9 +365,13 @@ fn classify(p: &str) -> Fast {
             let b = lower.as_bytes();
             let head = b.iter().position(wild).unwrap_or(b.len());
             let tail = b.iter().rev().position(wild).unwrap_or(b.len());
+            let one_gap = b
+                .get(head..b.len() - tail)
+                .is_some_and(|gap| gap.iter().all(|&c| c == b'*'));
             Fast::Wild {
                 head,
                 tail,
+                one_gap,
                 pattern: lower.into_bytes(),
             }
         }
