@@ -585,7 +585,7 @@ struct Condition {
 impl Condition {
     /// Whether the raw text of the subtree (`requestParameters` or `responseElements`) already
     /// shows this condition cannot hold, without building its JSON tree.
-    fn ruled_out(&self, text: Option<&str>, plain: &std::cell::OnceCell<bool>) -> bool {
+    fn ruled_out(&self, text: Option<&str>, plain: &Plain) -> bool {
         self.needle
             .as_ref()
             .is_some_and(|n| text.is_none_or(|t| n.absent_from_text(t, plain)))
@@ -652,11 +652,15 @@ pub(crate) fn needle_cost(v: &[String]) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct Facts<'e> {
     names: std::cell::OnceCell<UserNames<'e>>,
-    // Whether the raw `requestParameters` / `responseElements` text is searchable (see
-    // `searchable`): every literal search of every candidate alert in that text needs it.
-    request_plain: std::cell::OnceCell<bool>,
-    response_plain: std::cell::OnceCell<bool>,
+    // The raw `requestParameters` / `responseElements` text in ASCII lowercase when it is
+    // searchable (see `searchable`), else `None`: worked out once for every literal search of
+    // every candidate alert in that text.
+    request_plain: std::cell::OnceCell<Option<Vec<u8>>>,
+    response_plain: std::cell::OnceCell<Option<Vec<u8>>>,
 }
+
+/// The text in ASCII lowercase, when it is searchable.
+type Plain = std::cell::OnceCell<Option<Vec<u8>>>;
 
 /// Whether every string of this JSON text appears in it verbatim up to ASCII case: no escape
 /// sequences, and no character whose Unicode lowercase is ASCII (U+212A KELVIN SIGN lowercases
@@ -684,7 +688,9 @@ struct Needle {
     // Lowercase ASCII, at least 3 bytes, with the quotes a string value has around it where
     // the glob pins the value's start (or both ends): `bucket-1` then no longer finds
     // `"bucket-12"`.
-    lit: crate::glob::CaseFinder,
+    // Searched in the lowercased text: one precompiled SIMD search, where an ASCII
+    // case-insensitive scan stopped at every occurrence of a byte in either case.
+    lit: memchr::memmem::Finder<'static>,
 }
 
 impl Needle {
@@ -711,15 +717,20 @@ impl Needle {
             l
         };
         Some(Self {
-            lit: crate::glob::CaseFinder::new(lit.as_bytes()),
+            lit: memchr::memmem::Finder::new(lit.as_bytes()).into_owned(),
         })
     }
 
-    /// True when `text` is searchable and does not contain the literal; whether it is
-    /// searchable is worked out once per text, in `plain` (several alerts search it).
-    fn absent_from_text(&self, text: &str, plain: &std::cell::OnceCell<bool>) -> bool {
-        let t = text.as_bytes();
-        *plain.get_or_init(|| searchable(t)) && !self.lit.found_in(t)
+    /// True when `text` is searchable and does not contain the literal, ignoring ASCII case;
+    /// the lowercase text is made once per text, in `plain` (several alerts search it).
+    fn absent_from_text(&self, text: &str, plain: &Plain) -> bool {
+        plain
+            .get_or_init(|| {
+                let t = text.as_bytes();
+                searchable(t).then(|| t.to_ascii_lowercase())
+            })
+            .as_ref()
+            .is_some_and(|lower| self.lit.find(lower).is_none())
     }
 }
 

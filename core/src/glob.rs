@@ -186,9 +186,11 @@ impl Glob {
                 tail,
                 one_gap,
             } => {
-                // The tail first: values often share a head (`arn:aws:iam::`) and differ at
-                // the end (`:role/Admin`), where most comparisons then stop at the first byte.
+                // The tail first, from its last byte: values often share a head
+                // (`arn:aws:iam::`) and differ at the end (`:role/Admin`).
                 let edges = v.len() >= head + tail
+                    && (*tail == 0
+                        || v.last().map(u8::to_ascii_lowercase) == pattern.last().copied())
                     && matches!(
                         (pattern.get(pattern.len() - tail..), v.get(v.len() - tail..)),
                         (Some(p), Some(x)) if x.eq_ignore_ascii_case(p)
