@@ -118,14 +118,15 @@ impl IdHash {
         // Written digit by digit: `format!` costs more than the hashing for short inputs, and
         // every result computes one.
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(32);
-        for v in [self.0, self.1] {
-            for shift in (0..16).rev() {
-                let nibble = ((v >> (shift * 4)) & 0xf) as usize;
-                out.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
-            }
+        let mut digits = [b'0'; 32];
+        let all = (u128::from(self.0) << 64) | u128::from(self.1);
+        for (i, d) in digits.iter_mut().enumerate() {
+            let nibble = ((all >> ((31 - i) * 4)) & 0xf) as usize;
+            *d = HEX.get(nibble).copied().unwrap_or(b'0');
         }
-        out
+        // Hex digits are ASCII, so this never fails; bytes into a `String` without a
+        // per-character push.
+        String::from_utf8(digits.to_vec()).unwrap_or_default()
     }
 }
 
