@@ -376,7 +376,13 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
         .unwrap_or(s);
     // A zone (`%eth0`) is not part of the address.
     let s = memchr::memchr(b'%', s.as_bytes()).map_or(s, |i| s.get(..i).unwrap_or(s));
-    s.parse().ok()
+    // Only IPv6 has colons: parsing just the family it can be skips a failing IPv6 parse of
+    // every service name (`ec2.amazonaws.com`) and IPv4 address.
+    if memchr::memchr(b':', s.as_bytes()).is_some() {
+        s.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        s.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    }
 }
 
 impl<'a> Event<'a> {
@@ -827,11 +833,6 @@ impl<'a> Event<'a> {
         if let Some(t) = Typed::of(path) {
             return self.typed(t);
         }
-        if first == "userIdentity"
-            && let Some(v) = self.identity_field(rest)
-        {
-            return v.map_or(FieldRef::Missing, FieldRef::Str);
-        }
         fn sub<'v>(v: Option<&'v Value>, rest: &[Segment]) -> FieldRef<'v> {
             v.map_or(FieldRef::Missing, |v| descend(v, rest))
         }
@@ -866,11 +867,50 @@ pub(crate) enum Typed {
     EventType,
     EventId,
     RecipientAccountId,
+    /// `userIdentity.…`
+    Identity(IdentityField),
+    /// `userIdentity.sessionContext.sessionIssuer.…`
+    Issuer(IdentityField),
+}
+
+/// A string field of `userIdentity` (or of its session issuer, which has the first four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdentityField {
+    Type,
+    UserName,
+    Arn,
+    AccountId,
+    PrincipalId,
+    InvokedBy,
 }
 
 impl Typed {
     /// The typed field a one-segment path names, if any.
     pub(crate) fn of(path: &[Segment]) -> Option<Self> {
+        let key = |i: usize| match path.get(i) {
+            Some(Segment::Key(k)) => Some(k.as_str()),
+            _ => None,
+        };
+        let field = |k: Option<&str>, issuer: bool| {
+            Some(match k? {
+                "type" => IdentityField::Type,
+                "userName" => IdentityField::UserName,
+                "arn" => IdentityField::Arn,
+                "accountId" => IdentityField::AccountId,
+                "principalId" if !issuer => IdentityField::PrincipalId,
+                "invokedBy" if !issuer => IdentityField::InvokedBy,
+                _ => return None,
+            })
+        };
+        match (path.len(), key(0)) {
+            (2, Some("userIdentity")) => return field(key(1), false).map(Self::Identity),
+            (4, Some("userIdentity"))
+                if key(1) == Some("sessionContext") && key(2) == Some("sessionIssuer") =>
+            {
+                return field(key(3), true).map(Self::Issuer);
+            }
+            _ => {}
+        }
         let [Segment::Key(k)] = path else {
             return None;
         };
@@ -903,40 +943,35 @@ impl Event<'_> {
             Typed::EventType => &f.event_type,
             Typed::EventId => &f.event_id,
             Typed::RecipientAccountId => &f.recipient_account_id,
-        };
-        v.as_deref().map_or(FieldRef::Missing, FieldRef::Str)
-    }
-
-    /// Fast path for `userIdentity.*` string fields the typed view holds. `None` means "not a
-    /// typed field, look in the tree"; `Some(None)` means "typed, and absent".
-    fn identity_field(&self, rest: &[Segment]) -> Option<Option<&str>> {
-        let id = self.identity();
-        let key = |i: usize| match rest.get(i) {
-            Some(Segment::Key(k)) => Some(k.as_str()),
-            _ => None,
-        };
-        fn s<'x>(v: Option<&'x S<'_>>) -> Option<&'x str> {
-            v.and_then(|c| c.as_deref())
-        }
-        match (rest.len(), key(0)) {
-            (1, Some("type")) => Some(s(id.map(|i| &i.kind))),
-            (1, Some("userName")) => Some(s(id.map(|i| &i.user_name))),
-            (1, Some("arn")) => Some(s(id.map(|i| &i.arn))),
-            (1, Some("accountId")) => Some(s(id.map(|i| &i.account_id))),
-            (1, Some("principalId")) => Some(s(id.map(|i| &i.principal_id))),
-            (1, Some("invokedBy")) => Some(s(id.map(|i| &i.invoked_by))),
-            (3, Some("sessionContext")) if key(1) == Some("sessionIssuer") => {
-                let iss = self.issuer();
-                match key(2) {
-                    Some("type") => Some(s(iss.map(|i| &i.kind))),
-                    Some("userName") => Some(s(iss.map(|i| &i.user_name))),
-                    Some("arn") => Some(s(iss.map(|i| &i.arn))),
-                    Some("accountId") => Some(s(iss.map(|i| &i.account_id))),
-                    _ => None,
+            Typed::Identity(field) => {
+                let Some(id) = self.identity() else {
+                    return FieldRef::Missing;
+                };
+                match field {
+                    IdentityField::Type => &id.kind,
+                    IdentityField::UserName => &id.user_name,
+                    IdentityField::Arn => &id.arn,
+                    IdentityField::AccountId => &id.account_id,
+                    IdentityField::PrincipalId => &id.principal_id,
+                    IdentityField::InvokedBy => &id.invoked_by,
                 }
             }
-            _ => None,
-        }
+            Typed::Issuer(field) => {
+                let Some(iss) = self.issuer() else {
+                    return FieldRef::Missing;
+                };
+                match field {
+                    IdentityField::Type => &iss.kind,
+                    IdentityField::UserName => &iss.user_name,
+                    IdentityField::Arn => &iss.arn,
+                    IdentityField::AccountId => &iss.account_id,
+                    IdentityField::PrincipalId | IdentityField::InvokedBy => {
+                        return FieldRef::Missing;
+                    }
+                }
+            }
+        };
+        v.as_deref().map_or(FieldRef::Missing, FieldRef::Str)
     }
 }
 
