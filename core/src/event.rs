@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use crate::time::parse_event_time;
 
 mod fast;
+pub(crate) use fast::{RawFound, lookup_raw};
 
 type S<'a> = Option<Cow<'a, str>>;
 

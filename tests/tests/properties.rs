@@ -810,3 +810,83 @@ proptest! {
         }
     }
 }
+
+/// Parameter objects where paths often hit: two keys (and an escaped spelling of a third),
+/// repeated keys, arrays of arrays, numbers in several notations, escaped strings.
+fn params_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        prop::sample::select(vec!["1", "1.0", "1e0", "-0", "10", "0.5"]).prop_map(str::to_owned),
+        prop::sample::select(vec![
+            r#""x""#,
+            r#""X1""#,
+            r#""\u0078""#,
+            r#""a.b""#,
+            r#""""#,
+            r#""true""#,
+            r#""1""#,
+        ])
+        .prop_map(str::to_owned),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec(
+                (prop::sample::select(vec!["a", "b", r"a\u0062"]), inner),
+                0..4
+            )
+            .prop_map(|kv| {
+                let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    /// `request_parameters` / `response_elements` conditions, read from the raw text, find what
+    /// `lookup_all` finds in the parsed tree: the last of repeated keys, `*`, indexes, keys
+    /// applied to every element of arrays, nulls as absent, numbers by their canonical text.
+    #[test]
+    fn parameter_conditions_agree_with_the_tree(
+        params in params_text(),
+        path in prop::collection::vec(prop::sample::select(vec!["a", "b", "ab", "*", "0", "1"]), 1..4),
+        present in any::<bool>(),
+        value in prop::option::of(prop::sample::select(vec!["x", "x*", "X1", "1", "1.0", "true", "*", "a.b", ""])),
+    ) {
+        let path = path.join(".");
+        let value = value.filter(|_| present);
+        let tree: serde_json::Value = serde_json::from_str(&params).unwrap();
+        let segs: Vec<&str> = path.split('.').collect();
+        let mut found = Vec::new();
+        trailalerts::lookup_all(&tree, &segs, &mut found);
+        found.retain(|v| !v.is_null());
+        let want = match (present, value) {
+            (false, _) => found.is_empty(),
+            (true, None) => !found.is_empty(),
+            (true, Some(v)) => {
+                let g = Glob::new(v).unwrap();
+                found.iter().any(|f| match f {
+                    serde_json::Value::String(s) => g.is_match(s),
+                    serde_json::Value::Number(n) => g.is_match(&n.to_string()),
+                    serde_json::Value::Bool(b) => g.is_match(&b.to_string()),
+                    _ => false,
+                })
+            }
+        };
+        let text = format!(r#"{{"eventName":"X","requestParameters":{params},"responseElements":{params}}}"#);
+        for field in ["request_parameters", "response_elements"] {
+            let mut cond = serde_json::json!({"path": path, "present": present});
+            if let Some(v) = value {
+                cond["value"] = serde_json::json!(v);
+            }
+            let alert = serde_json::json!({"id": "p", "name": "p", "risk": "low", field: [cond]});
+            let mut e = Engine::builder().builtin(false).alerts_json(&alert.to_string()).unwrap().build().unwrap();
+            let fired = !e.evaluate(&Event::parse(&text).unwrap()).is_empty();
+            prop_assert_eq!(fired, want, "{} {} on {}", field, alert, params);
+        }
+    }
+}

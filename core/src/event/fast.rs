@@ -265,3 +265,139 @@ fn resources<'a>(text: &'a str, i: usize, slot: &mut Option<Vec<Resource<'a>>>) 
         }
     }
 }
+
+/// A value a path finds in raw JSON text (see [`lookup_raw`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawFound<'a> {
+    Null,
+    /// A string, as its JSON token (quotes and escapes included).
+    Str(&'a str),
+    /// A number, as written.
+    Num(&'a str),
+    Bool(bool),
+    /// An object, or an array inside an array.
+    Compound,
+}
+
+/// What `lookup_all` finds at `path` in the parsed tree of the JSON value at `text[i]`, read
+/// from the text without building the tree: a key descends into an object (the last of
+/// repeated keys, as serde keeps it), `*` into every member or element, an index into an
+/// array, any other key into every element of an array; an array at the end of the path gives
+/// its elements. `None` when the text holds what only serde reads (an escaped key) or is not
+/// the valid JSON the event's parse accepted; the caller then asks the tree.
+pub(crate) fn lookup_raw<'a, S: AsRef<str>>(
+    text: &'a str,
+    i: usize,
+    path: &[S],
+    out: &mut Vec<RawFound<'a>>,
+) -> Option<()> {
+    let b = text.as_bytes();
+    let i = ws(b, i);
+    let Some((first, rest)) = path.split_first() else {
+        if b.get(i) == Some(&b'[') {
+            elements(text, i, |j| {
+                out.push(found_at(text, j)?);
+                skip(text, j)
+            })?;
+        } else {
+            out.push(found_at(text, i)?);
+        }
+        return Some(());
+    };
+    let first = first.as_ref();
+    match b.get(i)? {
+        b'{' if first == "*" => {
+            // Every member, but of repeated keys only the last (the one serde keeps).
+            let mut members = Vec::new();
+            object(text, i, |k, j| {
+                members.push((k, j));
+                skip(text, j)
+            })?;
+            members.reverse();
+            // Stable: of each key, the last written comes first now.
+            members.sort_by_key(|&(k, _)| k);
+            members.dedup_by_key(|&mut (k, _)| k);
+            for (_, j) in members {
+                lookup_raw(text, j, rest, out)?;
+            }
+        }
+        b'{' => {
+            let mut last = None;
+            object(text, i, |k, j| {
+                if k == first {
+                    last = Some(j);
+                }
+                skip(text, j)
+            })?;
+            if let Some(j) = last {
+                lookup_raw(text, j, rest, out)?;
+            }
+        }
+        b'[' => match first.parse::<usize>() {
+            _ if first == "*" => {
+                elements(text, i, |j| {
+                    lookup_raw(text, j, rest, out)?;
+                    skip(text, j)
+                })?;
+            }
+            Ok(n) => {
+                let (mut k, mut at) = (0usize, None);
+                elements(text, i, |j| {
+                    if k == n {
+                        at = Some(j);
+                    }
+                    k += 1;
+                    skip(text, j)
+                })?;
+                if let Some(j) = at {
+                    lookup_raw(text, j, rest, out)?;
+                }
+            }
+            Err(_) => {
+                elements(text, i, |j| {
+                    lookup_raw(text, j, path, out)?;
+                    skip(text, j)
+                })?;
+            }
+        },
+        _ => {}
+    }
+    Some(())
+}
+
+/// The value at `text[i]`, as [`lookup_raw`] reports it.
+fn found_at(text: &str, i: usize) -> Option<RawFound<'_>> {
+    let b = text.as_bytes();
+    Some(match b.get(i)? {
+        b'{' | b'[' => RawFound::Compound,
+        b'n' => {
+            null(text, i)?;
+            RawFound::Null
+        }
+        b't' if b.get(i..)?.starts_with(b"true") => RawFound::Bool(true),
+        b'f' if b.get(i..)?.starts_with(b"false") => RawFound::Bool(false),
+        b'"' => RawFound::Str(text.get(i..string_scan::<false>(b, i)?.0)?),
+        _ => RawFound::Num(text.get(i..skip(text, i)?)?),
+    })
+}
+
+/// Walks the array at `text[i]`: `each(value_start)` reads or skips each element and returns
+/// its end. The end of the array, or `None` when anything is unusual.
+fn elements(text: &str, i: usize, mut each: impl FnMut(usize) -> Option<usize>) -> Option<usize> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut i = ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        i = ws(b, each(i)?);
+        match b.get(i)? {
+            b',' => i = ws(b, i + 1),
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
