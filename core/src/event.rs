@@ -1064,6 +1064,34 @@ mod tests {
     }
 
     #[test]
+    fn session_names_come_from_assumed_role_arns_only() {
+        let name = |arn: &str| {
+            let text = format!(
+                r#"{{"eventName":"X","userIdentity":{{"arn":{}}}}}"#,
+                serde_json::to_string(arn).unwrap()
+            );
+            Event::parse(&text)
+                .unwrap()
+                .session_name()
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            name("arn:aws:sts::1:assumed-role/Admin/alice").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            name("arn:aws-cn:sts::1:assumed-role/R/s/t").as_deref(),
+            Some("s/t")
+        );
+        assert_eq!(name("arn:aws:sts::1:assumed-role/R/").as_deref(), Some(""));
+        assert_eq!(name("arn:aws:sts::1:assumed-role/R"), None);
+        assert_eq!(name("arn:aws:sts::1:assumed-role"), None);
+        assert_eq!(name(":assumed-role/"), None);
+        assert_eq!(name("arn:aws:iam::1:user/assumed-role/x"), None);
+        assert_eq!(name("arn:aws:iam::1:root"), None);
+    }
+
+    #[test]
     fn direct_field_reader_matches_serde() {
         // Read directly (and identical to serde's result)…
         for text in [
