@@ -772,11 +772,6 @@ impl Engine {
     /// the alert set changes). 1,024 gives the pass rate within a few percent. A third, from
     /// `evaluate_text` on the generated corpus: with 19-24 % passing, prefiltering was 6-9 %
     /// cheaper than parsing every text; with 36 %, 3 % dearer; 43 %, 8 %; 71 %, 21 %.
-    /// Whether [`Self::skip`] consults the prefilter (it has one, and it pays).
-    fn prefilter_on(&self) -> bool {
-        self.prefilter.is_some() && self.prefilter_pays()
-    }
-
     fn skip(&mut self, raw: &[u8]) -> bool {
         if !self.prefilter_on() {
             return false;
@@ -784,6 +779,11 @@ impl Engine {
         let pass = self.may_match(raw);
         self.prefilter_seen.add(1, u64::from(pass));
         !pass
+    }
+
+    /// Whether [`Self::skip`] consults the prefilter (it has one, and it pays).
+    fn prefilter_on(&self) -> bool {
+        self.prefilter.is_some() && self.prefilter_pays()
     }
 
     fn prefilter_pays(&self) -> bool {
