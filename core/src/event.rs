@@ -603,14 +603,14 @@ impl<'a> Event<'a> {
         self.user_names_iter().collect()
     }
 
-    /// [`Event::user_names`] without allocating (the engine calls it for every alert with a
-    /// `users` filter).
+    /// [`Event::user_names`] without allocating.
     pub fn user_names_iter(&self) -> impl Iterator<Item = &str> {
         let set = self.user_name_set();
         (0..set.len).filter_map(move |i| set.names.get(i).copied())
     }
 
-    /// [`Event::user_names`] gathered once, for checking many `users` filters.
+    /// [`Event::user_names`] as a set on the stack, with whether all are ASCII: what `users`
+    /// filters and ignores check (the engine gathers it once per event).
     pub(crate) fn user_name_set(&self) -> UserNames<'_> {
         let mut names = UserNames {
             names: [""; 7],
